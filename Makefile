@@ -1,0 +1,50 @@
+# PunchGuard: `make run` serves on 127.0.0.1:8000; `make test` sets up and runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# The PostgreSQL pass runs when this URL is set (.ci/run sets it).
+TEST_POSTGRES_URL ?= $(PUNCHGUARD_TEST_POSTGRES_URL)
+
+.PHONY: install run test lint test-sqlite test-postgres openapi clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+run: install
+	$(PY) -m api init
+	$(PY) -m api serve --host 127.0.0.1 --port 8000
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: lint test-sqlite test-postgres
+
+test-sqlite: install
+	@echo "== test suite on SQLite =="
+	env -u DATABASE_URL $(PY) -m pytest
+
+test-postgres: install
+	@if [ -n "$(TEST_POSTGRES_URL)" ]; then \
+		echo "== test suite on PostgreSQL =="; \
+		DATABASE_URL="$(TEST_POSTGRES_URL)" $(PY) -m pytest; \
+	elif [ "$$CI" = "true" ]; then \
+		echo "PostgreSQL pass SKIPPED: PUNCHGUARD_TEST_POSTGRES_URL is not set, and CI=true forbids skipping it" >&2; \
+		exit 1; \
+	else \
+		echo "PostgreSQL pass SKIPPED: set PUNCHGUARD_TEST_POSTGRES_URL=postgresql://user:pass@host/db to run it (.ci/run does)"; \
+	fi
+
+openapi: install
+	$(PY) -m api openapi > mobile_contract/openapi.json
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,120 @@
+"""The app factory: plugins, middleware, dependencies and controllers assembled in one place."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.config.app import AppConfig
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from piccolo.engine.postgres import PostgresEngine
+
+from api.auth import BearerAuthMiddleware, provide_customer, provide_staff
+from api.controllers.auth import AuthController
+from api.controllers.customers import EnrollmentController, MeController
+from api.controllers.operations import OperationsController
+from api.controllers.programs import ProgramController, PublicProgramController
+from api.controllers.staff import StaffController
+from api.controllers.stores import ScannerController, StoreController
+from api.problems import exception_handlers, problem_details_plugin
+from api.request_log import RequestLogMiddleware
+from api.settings import Settings
+from cards.clock import Clock, system_clock
+from cards.database import current_engine
+from crypto.keyring import Keyring, load_or_create_keyring
+from crypto.tokens import TokenService
+
+API_VERSION = "1.0.0"
+
+
+@asynccontextmanager
+async def database_pool(_: Litestar | None = None) -> AsyncIterator[None]:
+    """One connection pool per worker on PostgreSQL; SQLite opens its file per query."""
+    engine = current_engine()
+    if isinstance(engine, PostgresEngine):
+        await engine.start_connection_pool(min_size=1, max_size=10)
+        try:
+            yield
+        finally:
+            await engine.close_connection_pool()
+    else:
+        yield
+
+
+def _rate_limits(settings: Settings) -> list[DefineMiddleware]:
+    """One limiter per route group (a handler opts in with opt={"rate_limit": group}).
+
+    Each group has its own store, because Litestar keys its history by client address only.
+    """
+    limits = []
+    for group, per_minute in settings.rate_limits.items():
+
+        def in_group(request: Request[Any, Any, Any], group: str = group) -> bool:
+            return bool(request.route_handler.opt.get("rate_limit") == group)
+
+        limits.append(
+            RateLimitConfig(
+                rate_limit=("minute", per_minute), check_throttle_handler=in_group, store=f"rate_limit_{group}"
+            ).middleware
+        )
+    return limits
+
+
+def create_app(
+    settings: Settings | None = None, clock: Clock = system_clock, keyring: Keyring | None = None
+) -> Litestar:
+    """Build the application. Tests pass their own settings, clock and keyring."""
+    settings = settings or Settings.from_env()
+    keyring = keyring or load_or_create_keyring(settings.keyring_path)
+    tokens = TokenService(keyring, settings.issuer, clock)
+
+    def constant(value: Any) -> Provide:
+        return Provide(lambda: value, use_cache=True, sync_to_thread=False)
+
+    middleware: list[Any] = [
+        DefineMiddleware(BearerAuthMiddleware, tokens=tokens, exclude=["^/schema"]),
+        *_rate_limits(settings),
+    ]
+    if settings.log_requests:
+        middleware.insert(0, RequestLogMiddleware())
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    config = AppConfig(
+        route_handlers=[
+            OperationsController,
+            AuthController,
+            StaffController,
+            StoreController,
+            ScannerController,
+            ProgramController,
+            PublicProgramController,
+            EnrollmentController,
+            MeController,
+        ],
+        dependencies={
+            "settings": constant(settings),
+            "keyring": constant(keyring),
+            "tokens": constant(tokens),
+            "clock": constant(clock),
+            "actor": Provide(provide_staff),
+            "customer": Provide(provide_customer),
+        },
+        middleware=middleware,
+        plugins=[problem_details_plugin()],
+        exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        lifespan=[database_pool],
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="PunchGuard",
+            version=API_VERSION,
+            description="Fraud-resistant digital punch cards: staff, stores, programs and customers.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+    )
+    return Litestar.from_config(config)

@@ -1,0 +1,71 @@
+"""Stores and their scanners, managed by owners and managers."""
+
+from uuid import UUID
+
+from litestar import Controller, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from api.auth import managers_only
+from cards import stores
+from cards.staff import StaffIdentity
+from mobile_contract import stores as wire
+
+
+class StoreController(Controller):
+    path = "/v1/stores"
+    tags = ["stores"]
+    guards = [managers_only]
+
+    @post(operation_id="createStore")
+    async def create(self, data: JSONBody[wire.StoreCreate], actor: NamedDependency[StaffIdentity]) -> wire.Store:
+        return await stores.create_store(actor.business_id, data)
+
+    @get(operation_id="listStores")
+    async def list_all(self, actor: NamedDependency[StaffIdentity]) -> list[wire.Store]:
+        return await stores.list_stores(actor.business_id)
+
+    @get("/{store_id:uuid}", operation_id="getStore")
+    async def read(self, store_id: FromPath[UUID], actor: NamedDependency[StaffIdentity]) -> wire.Store:
+        return await stores.get_store(actor.business_id, store_id)
+
+    @patch("/{store_id:uuid}", operation_id="updateStore")
+    async def update(
+        self, store_id: FromPath[UUID], data: JSONBody[wire.StoreUpdate], actor: NamedDependency[StaffIdentity]
+    ) -> wire.Store:
+        return await stores.update_store(actor.business_id, store_id, data)
+
+    @post(
+        "/{store_id:uuid}/scanners",
+        operation_id="registerScanner",
+        summary="Register a scanner; its secret is shown once",
+    )
+    async def register_scanner(
+        self, store_id: FromPath[UUID], data: JSONBody[wire.ScannerCreate], actor: NamedDependency[StaffIdentity]
+    ) -> wire.ScannerRegistered:
+        return await stores.register_scanner(actor.business_id, store_id, data)
+
+    @get("/{store_id:uuid}/scanners", operation_id="listScanners")
+    async def list_scanners(
+        self, store_id: FromPath[UUID], actor: NamedDependency[StaffIdentity]
+    ) -> list[wire.Scanner]:
+        return await stores.list_scanners(actor.business_id, store_id)
+
+
+class ScannerController(Controller):
+    path = "/v1/scanners"
+    tags = ["stores"]
+    guards = [managers_only]
+
+    @get("/{scanner_id:uuid}", operation_id="getScanner")
+    async def read(self, scanner_id: FromPath[UUID], actor: NamedDependency[StaffIdentity]) -> wire.Scanner:
+        return await stores.get_scanner(actor.business_id, scanner_id)
+
+    @post(
+        "/{scanner_id:uuid}/revoke",
+        operation_id="revokeScanner",
+        status_code=200,
+        summary="Revoke a lost or stolen scanner; its sessions end on their next request",
+    )
+    async def revoke(self, scanner_id: FromPath[UUID], actor: NamedDependency[StaffIdentity]) -> wire.Scanner:
+        return await stores.revoke_scanner(actor.business_id, scanner_id)

@@ -1,0 +1,105 @@
+"""Every error leaves as RFC 9457 problem+json with a stable `type` from mobile_contract.problems.
+
+Litestar's ProblemDetailsPlugin does the rendering; this module only says which
+exception becomes which problem.
+"""
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    TooManyRequestsException,
+    ValidationException,
+)
+from litestar.plugins.problem_details import (
+    ProblemDetailsConfig,
+    ProblemDetailsException,
+    ProblemDetailsPlugin,
+)
+
+from cards.errors import DomainError
+from mobile_contract.problems import Problem
+
+log = logging.getLogger("punchguard")
+
+
+def problem(
+    kind: Problem,
+    detail: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        type_=kind.type,
+        title=kind.title,
+        status_code=kind.status,
+        detail=detail or kind.title,
+        headers=headers,
+        extra=extra,
+    )
+
+
+def _from_domain(exc: DomainError) -> ProblemDetailsException:
+    return problem(exc.problem, exc.detail)
+
+
+def _from_http(exc: HTTPException) -> ProblemDetailsException:
+    detail = exc.detail
+    if isinstance(exc, ValidationException):
+        kind = Problem.MALFORMED_BODY if "malformed" in detail.lower() else Problem.INVALID_REQUEST
+        errors = exc.extra if isinstance(exc.extra, list) else None
+        return problem(kind, detail, extra={"errors": errors} if errors else None)
+    by_status = {
+        400: Problem.INVALID_REQUEST,
+        401: Problem.UNAUTHENTICATED,
+        403: Problem.FORBIDDEN,
+        404: Problem.NOT_FOUND,
+        405: Problem.METHOD_NOT_ALLOWED,
+        413: Problem.BODY_TOO_LARGE,
+        415: Problem.UNSUPPORTED_MEDIA_TYPE,
+        429: Problem.RATE_LIMITED,
+        503: Problem.UNAVAILABLE,
+    }
+    if isinstance(exc, NotAuthorizedException):
+        kind = Problem.UNAUTHENTICATED
+    elif isinstance(exc, PermissionDeniedException):
+        kind = Problem.FORBIDDEN
+    elif isinstance(exc, NotFoundException):
+        kind = Problem.NOT_FOUND
+        detail = Problem.NOT_FOUND.title
+    elif isinstance(exc, MethodNotAllowedException):
+        kind = Problem.METHOD_NOT_ALLOWED
+    elif isinstance(exc, TooManyRequestsException):
+        kind = Problem.RATE_LIMITED
+    else:
+        kind = by_status.get(exc.status_code, Problem.INTERNAL if exc.status_code >= 500 else Problem.INVALID_REQUEST)
+    return ProblemDetailsException(
+        type_=kind.type,
+        title=kind.title,
+        status_code=exc.status_code,
+        detail=detail,
+        headers=exc.headers,
+    )
+
+
+def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(Problem.INTERNAL).to_response(request)
+
+
+def problem_details_plugin() -> ProblemDetailsPlugin:
+    return ProblemDetailsPlugin(
+        ProblemDetailsConfig(
+            exception_to_problem_detail_map={DomainError: _from_domain, HTTPException: _from_http},
+        )
+    )
+
+
+exception_handlers = {Exception: _internal_error}

@@ -1,0 +1,42 @@
+"""The database engine, chosen by DATABASE_URL: SQLite by default, PostgreSQL in production."""
+
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from piccolo.engine import engine_finder
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine
+
+DEFAULT_URL = "sqlite:///data/punchguard.sqlite3"
+
+
+def database_url() -> str:
+    return os.environ.get("DATABASE_URL") or DEFAULT_URL
+
+
+def engine_from_url(url: str) -> Engine:  # type: ignore[type-arg]
+    """Build a piccolo engine for `sqlite:///relative/path`, `sqlite:////abs/path` or `postgresql://…`."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = Path(unquote(parsed.path[1:] if parsed.path.startswith("/") else parsed.path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # A generous busy timeout: SQLite serialises writers, and a scan must wait, not fail.
+        return SQLiteEngine(path=str(path), timeout=30)
+    if parsed.scheme in ("postgres", "postgresql"):
+        # No extensions: ids are made in Python, so the role needs no CREATE EXTENSION right.
+        return PostgresEngine(config={"dsn": url}, extensions=())
+    raise ValueError(f"DATABASE_URL must be sqlite:/// or postgresql://, not {parsed.scheme!r}")
+
+
+def current_engine() -> Engine:  # type: ignore[type-arg]
+    """The engine piccolo_conf configured; it always exists once `cards` is imported."""
+    engine = engine_finder()
+    if engine is None:  # pragma: no cover - piccolo_conf always defines DB
+        raise RuntimeError("piccolo found no engine: is PICCOLO_CONF set?")
+    return engine
+
+
+def is_postgres(engine: Engine) -> bool:  # type: ignore[type-arg]
+    return isinstance(engine, PostgresEngine)

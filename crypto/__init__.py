@@ -1,0 +1,1 @@
+"""Keys, signatures, token formats and hashing. Imports nothing of PunchGuard's own."""

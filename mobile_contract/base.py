@@ -1,0 +1,23 @@
+"""The base of every wire struct: frozen, keyword-only, unknown fields refused."""
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+
+Id = UUID
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+# E.164: what SMS providers take; the app formats the number before sending it.
+Phone = Annotated[str, msgspec.Meta(pattern=r"^\+[1-9][0-9]{6,14}$")]
+Timestamp = datetime
+
+
+class Wire(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Base for request and response bodies.
+
+    msgspec inherits `forbid_unknown_fields` but applies `kw_only` only to the fields a
+    class declares itself, and mypy only sees `frozen` where it is written, so each
+    subclass repeats `frozen=True, kw_only=True`.
+    """

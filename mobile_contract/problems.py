@@ -1,0 +1,67 @@
+"""Every RFC 9457 problem `type` the server answers with, in one place.
+
+A client switches on `type`, never on `title` or `detail`: the values below are
+stable. Each is a relative URI under `/problems/`, where the server documents it.
+"""
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+@dataclass(frozen=True, slots=True)
+class _Problem:
+    slug: str
+    status: int
+    title: str
+
+
+class Problem(Enum):
+    """A problem type: `.type` is the stable URI, `.status` and `.title` its defaults."""
+
+    # Requests the server cannot read.
+    INVALID_REQUEST = _Problem("invalid-request", 400, "The request body or parameters are invalid")
+    MALFORMED_BODY = _Problem("malformed-body", 400, "The request body is not valid JSON")
+    BODY_TOO_LARGE = _Problem("body-too-large", 413, "The request body is too large")
+    UNSUPPORTED_MEDIA_TYPE = _Problem("unsupported-media-type", 415, "The request body must be JSON")
+    NOT_FOUND = _Problem("not-found", 404, "No such resource")
+    METHOD_NOT_ALLOWED = _Problem("method-not-allowed", 405, "Method not allowed here")
+    RATE_LIMITED = _Problem("rate-limited", 429, "Too many requests; slow down")
+    INTERNAL = _Problem("internal", 500, "Something went wrong on our side")
+    UNAVAILABLE = _Problem("unavailable", 503, "The service is not ready")
+
+    # Who is asking.
+    UNAUTHENTICATED = _Problem("unauthenticated", 401, "Sign in first")
+    INVALID_CREDENTIALS = _Problem("invalid-credentials", 401, "Wrong e-mail, password or scanner")
+    INVALID_TOKEN = _Problem("invalid-token", 401, "The token is invalid or has expired")
+    FORBIDDEN = _Problem("forbidden", 403, "Your role does not allow this")
+    SCANNER_REQUIRED = _Problem("scanner-required", 403, "Cashiers sign in at a registered scanner")
+    INVALID_SETUP_CODE = _Problem("invalid-setup-code", 403, "The setup code is wrong or was already used")
+
+    # Phones and proofs of possession.
+    INVALID_CHALLENGE = _Problem("invalid-challenge", 401, "The challenge is unknown, used or expired")
+    INVALID_PUBLIC_KEY = _Problem("invalid-public-key", 400, "The public key is not a usable Ed25519 or P-256 key")
+    INVALID_PROOF = _Problem("invalid-proof", 401, "The signature does not prove possession of the device key")
+    DEVICE_ALREADY_ENROLLED = _Problem("device-already-enrolled", 409, "This device key is already enrolled")
+
+    # The café's set-up.
+    INVALID_TIME_ZONE = _Problem("invalid-time-zone", 400, "Unknown IANA time zone")
+    EMAIL_TAKEN = _Problem("email-taken", 409, "A staff member already uses this e-mail")
+    STORE_REQUIRED = _Problem("store-required", 400, "A cashier belongs to one store")
+    PROGRAM_INACTIVE = _Problem("program-inactive", 409, "This program is not accepting members")
+    ALREADY_JOINED = _Problem("already-joined", 409, "This customer already has a card in this program")
+
+    @property
+    def type(self) -> str:
+        return f"/problems/{self.value.slug}"
+
+    @property
+    def status(self) -> int:
+        return self.value.status
+
+    @property
+    def title(self) -> str:
+        return self.value.title
+
+    @classmethod
+    def by_slug(cls, slug: str) -> "Problem | None":
+        return next((p for p in cls if p.value.slug == slug), None)
