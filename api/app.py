@@ -77,11 +77,11 @@ def create_app(
         return Provide(lambda: value, use_cache=True, sync_to_thread=False)
 
     middleware: list[Any] = [
+        RequestLogMiddleware(log=settings.log_requests),
         DefineMiddleware(BearerAuthMiddleware, tokens=tokens, exclude=["^/schema"]),
         *_rate_limits(settings),
     ]
     if settings.log_requests:
-        middleware.insert(0, RequestLogMiddleware())
         logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     config = AppConfig(

@@ -19,7 +19,12 @@ log = logging.getLogger("punchguard.requests")
 
 
 class RequestLogMiddleware(ASGIMiddleware):
+    """Tags every response with an X-Request-ID (the caller's, or a new one) and logs it if `log`."""
+
     scopes = (ScopeType.HTTP,)
+
+    def __init__(self, log: bool = True) -> None:
+        self.log = log
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         started = time.perf_counter()
@@ -38,15 +43,16 @@ class RequestLogMiddleware(ASGIMiddleware):
         try:
             await next_app(scope, receive, send_wrapper)
         finally:
-            log.info(
-                json.dumps(
-                    {
-                        "event": "request",
-                        "request_id": request_id[:64],
-                        "method": scope.get("method"),
-                        "path": scope["path"],
-                        "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    }
+            if self.log:
+                log.info(
+                    json.dumps(
+                        {
+                            "event": "request",
+                            "request_id": request_id[:64],
+                            "method": scope.get("method"),
+                            "path": scope["path"],
+                            "status": status,
+                            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        }
+                    )
                 )
-            )

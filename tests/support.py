@@ -72,14 +72,14 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def challenge(client: httpx.AsyncClient) -> str:  # type: ignore[type-arg]
+async def challenge(client: httpx.AsyncClient) -> str:
     response = await client.post("/v1/challenges")
     assert response.status_code == 201, response.text
     return str(response.json()["challenge"])
 
 
-async def enroll(client: httpx.AsyncClient, phone: Phone | None = None, **profile: Any) -> dict[str, Any]:  # type: ignore[type-arg]
-    phone = phone or Phone()
+async def enroll(client: httpx.AsyncClient, device: Phone | None = None, **profile: Any) -> dict[str, Any]:
+    phone = device or Phone()
     nonce = await challenge(client)
     response = await client.post(
         "/v1/customers",
@@ -139,7 +139,7 @@ class Cafe:
         return body
 
 
-async def set_up_cafe(client: httpx.AsyncClient, *, with_store: bool = True) -> Cafe:  # type: ignore[type-arg]
+async def set_up_cafe(client: httpx.AsyncClient, *, with_store: bool = True) -> Cafe:
     """The README walk-through: first owner, a store, a scanner and a program."""
     code = await staff.new_setup_code()
     assert code is not None
