@@ -32,7 +32,7 @@ from cards.tables import (
     Store,
 )
 from crypto.keyring import Keyring, load_or_create_keyring
-from tests.support import FakeClock
+from tests.support import FakeClock, app_client
 
 # Children before parents, so deleting works whether or not the engine enforces foreign keys.
 TABLES = [Card, Device, Customer, Challenge, SetupCode, Scanner, Staff, Program, Store, Business]
@@ -91,6 +91,6 @@ async def client(settings: Settings, clock: FakeClock, keyring: Keyring) -> Asyn
     app = create_app(settings, clock=clock, keyring=keyring)
     async with (
         database_pool(),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as test_client,
+        app_client(app) as test_client,
     ):
         yield test_client

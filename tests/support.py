@@ -2,13 +2,14 @@
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import httpx
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from litestar import Litestar
 
 from cards import staff
 from crypto.encoding import b64u_encode
@@ -66,6 +67,12 @@ class Phone:
 
     def prove(self, purpose: ProofPurpose, challenge: str) -> str:
         return self.sign(proof_message(purpose, challenge))
+
+
+def app_client(app: Litestar) -> httpx.AsyncClient:
+    """An httpx client calling `app` in the current event loop (no lifespan: see conftest)."""
+    transport = httpx.ASGITransport(app=cast("httpx._transports.asgi._ASGIApp", app))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
 def bearer(token: str) -> dict[str, str]:

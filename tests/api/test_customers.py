@@ -5,7 +5,7 @@ import pytest
 
 from cards.tables import Customer, Device
 from mobile_contract.problems import Problem
-from tests.support import FakeClock, Phone, bearer, challenge, enroll, set_up_cafe
+from tests.support import FakeClock, Phone, app_client, bearer, challenge, enroll, set_up_cafe
 
 
 @pytest.mark.parametrize(
@@ -181,6 +181,6 @@ async def test_enrollment_is_rate_limited(client: httpx.AsyncClient, settings: o
     assert isinstance(settings, Settings)
     limited = dataclasses.replace(settings, rate_limits={"login": 1000, "enroll": 4, "setup": 1000})
     app = create_app(limited, keyring=load_or_create_keyring(settings.keyring_path))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as limited_client:
+    async with app_client(app) as limited_client:
         statuses = [(await limited_client.post("/v1/challenges")).status_code for _ in range(6)]
     assert statuses == [201, 201, 201, 201, 429, 429]

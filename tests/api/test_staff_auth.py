@@ -6,7 +6,7 @@ import pytest
 from api.settings import Settings
 from cards import staff
 from mobile_contract.problems import Problem
-from tests.support import OWNER_EMAIL, PASSWORD, FakeClock, bearer, set_up_cafe
+from tests.support import OWNER_EMAIL, PASSWORD, FakeClock, app_client, bearer, set_up_cafe
 
 
 async def test_setup_code_creates_the_first_owner_once(client: httpx.AsyncClient) -> None:
@@ -237,7 +237,7 @@ async def test_logins_are_rate_limited(client: httpx.AsyncClient, settings: Sett
 
     limited = dataclasses.replace(settings, rate_limits={"login": 3, "enroll": 1000, "setup": 1000})
     app = create_app(limited, clock=clock, keyring=load_or_create_keyring(settings.keyring_path))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as limited_client:
+    async with app_client(app) as limited_client:
         statuses = [
             (await limited_client.post("/v1/auth/login", json={"email": "a@b.cd", "password": "x"})).status_code
             for _ in range(5)
@@ -246,5 +246,5 @@ async def test_logins_are_rate_limited(client: httpx.AsyncClient, settings: Sett
     assert statuses == [401, 401, 401, 429, 429]
     assert last.json()["type"] == Problem.RATE_LIMITED.type
     # Other routes are not counted against the login limit.
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as other:
+    async with app_client(app) as other:
         assert (await other.get("/health")).status_code == 200

@@ -5,7 +5,7 @@ import httpx
 from tests.support import Phone, bearer, enroll, set_up_cafe
 
 
-async def test_owner_sets_up_a_cafe_and_a_customer_joins_its_program(client: httpx.AsyncClient) -> None:  # type: ignore[type-arg]
+async def test_owner_sets_up_a_cafe_and_a_customer_joins_its_program(client: httpx.AsyncClient) -> None:
     cafe = await set_up_cafe(client)
     cashier = await cafe.add_staff("cashier", "cashier@cafe.test")
     assert cashier["store_id"] == cafe.store_id
