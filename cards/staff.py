@@ -28,6 +28,7 @@ class StaffIdentity:
     role: str
     store_id: UUID | None
     scanner_id: UUID | None = None
+    store_time_zone: str | None = None
 
 
 def _sha256(text: str) -> str:
@@ -127,7 +128,11 @@ async def authenticate(request: wire_auth.Login) -> StaffIdentity:
         return StaffIdentity(row["id"], row["business"], row["role"], None)
     scanner = (
         await Scanner.select(
-            Scanner.store, Scanner.secret_hash, Scanner.active, Scanner.store.business.as_alias("business")
+            Scanner.store,
+            Scanner.secret_hash,
+            Scanner.active,
+            Scanner.store.business.as_alias("business"),
+            Scanner.store.time_zone.as_alias("time_zone"),
         )
         .where(Scanner.id == request.scanner_id)
         .first()
@@ -140,24 +145,40 @@ async def authenticate(request: wire_auth.Login) -> StaffIdentity:
         or (row["role"] == "cashier" and row["store"] != scanner["store"])
     ):
         raise DomainError(Problem.INVALID_CREDENTIALS)
-    return StaffIdentity(row["id"], row["business"], row["role"], scanner["store"], request.scanner_id)
+    return StaffIdentity(
+        row["id"], row["business"], row["role"], scanner["store"], request.scanner_id, scanner["time_zone"]
+    )
+
+
+# One round trip per request: the staff member and, for a scanner-bound token, the scanner
+# and its store. Built once; the scan path depends on it staying a single query.
+_IDENTITY_SQL = """
+SELECT s.business AS business, s.role AS role, s.store AS home_store, s.active AS active,
+       sc.store AS scanner_store, sc.active AS scanner_active, st.time_zone AS time_zone,
+       st.business AS store_business
+FROM staff s
+LEFT JOIN scanner sc ON sc.id = {}
+LEFT JOIN store st ON st.id = sc.store
+WHERE s.id = {}
+"""
 
 
 async def current_identity(staff_id: UUID, scanner_id: UUID | None) -> StaffIdentity | None:
     """Re-read a token's staff member (and scanner) so a revocation bites on the next request."""
-    row = await Staff.select(Staff.business, Staff.role, Staff.store, Staff.active).where(Staff.id == staff_id).first()
-    if row is None or not row["active"]:
+    rows = await Staff.raw(_IDENTITY_SQL, scanner_id, staff_id)
+    if not rows or not rows[0]["active"]:
         return None
+    row = rows[0]
     if scanner_id is None:
         if row["role"] == "cashier":
             return None
         return StaffIdentity(staff_id, row["business"], row["role"], None)
-    scanner = await Scanner.select(Scanner.store, Scanner.active).where(Scanner.id == scanner_id).first()
-    if scanner is None or not scanner["active"]:
+    if not row["scanner_active"] or row["store_business"] != row["business"]:
         return None
-    if row["role"] == "cashier" and row["store"] != scanner["store"]:
+    if row["role"] == "cashier" and row["home_store"] != row["scanner_store"]:
         return None
-    return StaffIdentity(staff_id, row["business"], row["role"], scanner["store"], scanner_id)
+    return StaffIdentity(staff_id, row["business"], row["role"], row["scanner_store"], scanner_id,
+                         row["time_zone"])
 
 
 # --- managing staff -----------------------------------------------------------------

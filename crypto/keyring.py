@@ -8,6 +8,7 @@ the public half of the old ones, so everything they signed still verifies.
 import json
 import os
 import stat
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -127,8 +128,9 @@ class Keyring:
 def _write_private(path: Path, data: bytes, *, replace: bool) -> bool:
     """Write `data` to `path` readable by its owner only; False if it existed and not `replace`."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # mkstemp: a fresh name per writer (threads and containers can share a pid), created 0600.
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    tmp = Path(tmp_name)
     try:
         os.write(fd, data)
         os.fsync(fd)

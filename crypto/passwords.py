@@ -15,7 +15,12 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Check a password in constant work whether or not the account exists (pass None)."""
+    if not password_hash:
+        # Still pay for one verification, and never match: an account without a hash has no password.
+        password_hash, known = _DUMMY_HASH, False
+    else:
+        known = True
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return _hasher.verify(password_hash, password) and known
+    except (VerifyMismatchError, VerificationError, InvalidHashError, ValueError):
         return False

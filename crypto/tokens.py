@@ -14,6 +14,7 @@ from typing import Any
 
 import jwt
 
+from crypto.encoding import EncodingError, b64u_decode
 from crypto.keyring import Keyring
 
 ALGORITHM = "EdDSA"
@@ -32,8 +33,25 @@ class IssuedToken:
     expires_at: datetime
 
 
+def _check_compact(token: str) -> None:
+    """Exactly three canonical unpadded base64url segments (RFC 7515 §7.1).
+
+    pyjwt tolerates padding on the signature segment, which the signature does not cover,
+    so a padded copy of a token would otherwise pass as a different string (T1).
+    """
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise TokenError("malformed token")
+    try:
+        for part in parts:
+            b64u_decode(part)
+    except EncodingError as exc:
+        raise TokenError("malformed token") from exc
+
+
 def token_type(token: str) -> str | None:
     """The unverified `typ` header, to route a token to the right verifier; trust nothing else in it."""
+    _check_compact(token)
     try:
         typ = jwt.get_unverified_header(token).get("typ")
     except jwt.PyJWTError as exc:
@@ -74,6 +92,7 @@ class TokenService:
 
     def verify(self, token: str, *, typ: str, audience: str) -> dict[str, Any]:
         """Return the claims of a valid token of kind `typ` for `audience`, or raise `TokenError`."""
+        _check_compact(token)
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
