@@ -19,6 +19,7 @@ from api.controllers.auth import AuthController
 from api.controllers.customers import EnrollmentController, MeController
 from api.controllers.operations import OperationsController
 from api.controllers.programs import ProgramController, PublicProgramController
+from api.controllers.punches import ScanController, StampController
 from api.controllers.staff import StaffController
 from api.controllers.stores import ScannerController, StoreController
 from api.problems import exception_handlers, problem_details_plugin
@@ -95,6 +96,8 @@ def create_app(
             PublicProgramController,
             EnrollmentController,
             MeController,
+            StampController,
+            ScanController,
         ],
         dependencies={
             "settings": constant(settings),

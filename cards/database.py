@@ -40,3 +40,14 @@ def current_engine() -> Engine:  # type: ignore[type-arg]
 
 def is_postgres(engine: Engine) -> bool:  # type: ignore[type-arg]
     return isinstance(engine, PostgresEngine)
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    """True for a unique-constraint failure on either engine (the signal of a lost race)."""
+    import sqlite3
+
+    from asyncpg.exceptions import UniqueViolationError
+
+    return isinstance(exc, UniqueViolationError) or (
+        isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc).upper()
+    )

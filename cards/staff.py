@@ -177,8 +177,7 @@ async def current_identity(staff_id: UUID, scanner_id: UUID | None) -> StaffIden
         return None
     if row["role"] == "cashier" and row["home_store"] != row["scanner_store"]:
         return None
-    return StaffIdentity(staff_id, row["business"], row["role"], row["scanner_store"], scanner_id,
-                         row["time_zone"])
+    return StaffIdentity(staff_id, row["business"], row["role"], row["scanner_store"], scanner_id, row["time_zone"])
 
 
 # --- managing staff -----------------------------------------------------------------

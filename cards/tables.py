@@ -94,6 +94,8 @@ class Device(Table):
     algorithm = Varchar(length=8)
     public_key = JSON()
     counter = BigInt(default=0)
+    # The stamp answered to the last counter, so a retried request gets the same stamp back.
+    last_stamp = Varchar(length=173, null=True, default=None)
     active = Boolean(default=True)
     created_at = Timestamptz(default=TimestamptzNow())
 
@@ -122,3 +124,47 @@ class SetupCode(Table):
     id = UUID(primary_key=True)
     code_hash = Varchar(length=64, unique=True)
     created_at = Timestamptz(default=TimestamptzNow())
+
+
+class LedgerEntry(Table):
+    """One entry in a card's append-only ledger: a punch, or the void of one.
+
+    Each entry is signed by a server key kept outside the database and chained to the
+    card's previous entry by hash (T10). Unique indexes (see the migrations) make a
+    stamp single-use, a receipt punch once per store, and the chain linear per card.
+    """
+
+    id = UUID(primary_key=True)
+    card = ForeignKey(references=Card, null=False)
+    seq = Integer()
+    kind = Varchar(length=8)
+    stamp_id = Varchar(length=16, null=True, default=None, unique=True)
+    device = ForeignKey(references=Device, null=True)
+    store = ForeignKey(references=Store, null=True)
+    scanner = ForeignKey(references=Scanner, null=True)
+    staff = ForeignKey(references=Staff, null=True)
+    receipt = Varchar(length=64, null=True, default=None)
+    amount_cents = Integer(null=True, default=None)
+    items = Integer(null=True, default=None)
+    voids = UUID(null=True, default=None)
+    stamp_issued_at = Timestamptz(null=True, default=None)
+    recorded_at = Timestamptz()
+    prev_hash = Varchar(length=64)
+    entry_hash = Varchar(length=64)
+    kid = Varchar(length=8)
+    signature = Varchar(length=86)
+
+
+class Flag(Table):
+    """A suspicion with its evidence, waiting for an owner's review."""
+
+    id = UUID(primary_key=True)
+    business = ForeignKey(references=Business, null=False)
+    card = ForeignKey(references=Card, null=True)
+    store = ForeignKey(references=Store, null=True)
+    rule = Varchar(length=32)
+    severity = Varchar(length=8)
+    status = Varchar(length=10, default="open")
+    explanation = Text()
+    evidence = JSON(default=[])
+    created_at = Timestamptz()

@@ -50,6 +50,24 @@ class Problem(Enum):
     PROGRAM_INACTIVE = _Problem("program-inactive", 409, "This program is not accepting members")
     ALREADY_JOINED = _Problem("already-joined", 409, "This customer already has a card in this program")
 
+    # Stamps and scans: what the scanner app shows the cashier.
+    STAMP_MALFORMED = _Problem("stamp-malformed", 400, "This is not a PunchGuard stamp; scan the customer's code again")
+    STAMP_FORGED = _Problem("stamp-forged", 400, "This stamp was not signed by PunchGuard")
+    STAMP_EXPIRED = _Problem("stamp-expired", 409, "This stamp has expired; ask the customer to refresh their code")
+    STAMP_ALREADY_USED = _Problem("stamp-already-used", 409, "This stamp was already used for another purchase")
+    RECEIPT_ALREADY_PUNCHED = _Problem("receipt-already-punched", 409, "This receipt already earned a punch")
+    CARD_FROZEN = _Problem("card-frozen", 409, "This card is frozen pending review by the owner")
+    CARD_INACTIVE = _Problem("card-inactive", 409, "This card is closed")
+    CARD_NOT_VALID_HERE = _Problem("card-not-valid-here", 409, "This card belongs to another business's program")
+    DEVICE_NOT_BOUND = _Problem("device-not-bound", 409, "This stamp comes from a phone no longer bound to the card")
+    OWN_CARD = _Problem("own-card", 403, "Staff cannot punch their own card")
+    COOLDOWN = _Problem("cooldown", 409, "This card was punched moments ago; wait before punching it again")
+    DAILY_CAP = _Problem("daily-cap", 409, "This card reached today's punch limit")
+    COUNTER_REGRESSED = _Problem(
+        "counter-regressed", 409, "This phone's counter went back: the card is frozen for review"
+    )
+    PUNCH_NOT_FOUND = _Problem("punch-not-found", 404, "No punch with this receipt at this store")
+
     @property
     def type(self) -> str:
         return f"/problems/{self.value.slug}"

@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast
+from uuid import UUID
 
 import httpx
 from cryptography.hazmat.primitives import hashes
@@ -14,6 +15,7 @@ from litestar import Litestar
 from cards import staff
 from crypto.encoding import b64u_encode
 from mobile_contract.customers import ProofPurpose, proof_message
+from mobile_contract.stamps import stamp_request_message
 
 OWNER_EMAIL = "owner@cafe.test"
 PASSWORD = "correct horse battery"
@@ -65,8 +67,17 @@ class Phone:
         r, s = decode_dss_signature(der)
         return b64u_encode(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
 
+    counter: int = 0
+
     def prove(self, purpose: ProofPurpose, challenge: str) -> str:
         return self.sign(proof_message(purpose, challenge))
+
+    def stamp_request(self, card_id: str, counter: int | None = None) -> dict[str, Any]:
+        """A signed stamp request with the next counter (or the one given)."""
+        if counter is None:
+            self.counter += 1
+            counter = self.counter
+        return {"counter": counter, "signature": self.sign(stamp_request_message(UUID(card_id), counter))}
 
 
 def app_client(app: Litestar) -> httpx.AsyncClient:
@@ -196,3 +207,47 @@ async def set_up_cafe(client: httpx.AsyncClient, *, with_store: bool = True) -> 
     assert program.status_code == 201, program.text
     cafe.program_id = program.json()["id"]
     return cafe
+
+
+@dataclass
+class Customer:
+    """An enrolled customer with a card in the café's program."""
+
+    client: httpx.AsyncClient
+    phone: Phone
+    session: dict[str, Any]
+    card_id: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.session["session_token"])
+
+    async def stamp(self) -> str:
+        response = await self.client.post(
+            f"/v1/me/cards/{self.card_id}/stamps", headers=self.headers, json=self.phone.stamp_request(self.card_id)
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["stamp"])
+
+    async def card(self) -> dict[str, Any]:
+        response = await self.client.get(f"/v1/me/cards/{self.card_id}", headers=self.headers)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+async def new_customer(client: httpx.AsyncClient, cafe: Cafe, phone: Phone | None = None, **profile: Any) -> Customer:
+    phone = phone or Phone()
+    session = await enroll(client, phone, **profile)
+    card = await client.post(
+        "/v1/me/cards", headers=bearer(session["session_token"]), json={"program_id": cafe.program_id}
+    )
+    assert card.status_code == 201, card.text
+    return Customer(client, phone, session, card.json()["id"])
+
+
+async def cashier_at_till(cafe: Cafe, email: str = "cashier@cafe.test") -> dict[str, str]:
+    """A cashier of the café's store, signed in at its scanner: the scanner app's headers."""
+    await cafe.add_staff("cashier", email)
+    tokens = await cafe.log_in(email, at_scanner=True)
+    return bearer(tokens["access_token"])

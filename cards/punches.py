@@ -1,0 +1,393 @@
+"""Where a punch is verified and recorded: the scan at the till, refunds, and the card's history.
+
+A scan is two statements and no explicit transaction: one read that gathers everything
+the rules need, then one INSERT that unique indexes make safe under any number of
+workers. The stamp id is unique (single use, T2), a receipt punches once per store, and
+a card's chain position is unique, so a racing writer loses its INSERT and re-reads.
+"""
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from uuid import UUID, uuid4
+
+from cards.database import current_engine, is_unique_violation
+from cards.errors import DomainError
+from cards.flags import card_code, raise_flag
+from cards.ledger import GENESIS_HASH, Entry, seal
+from cards.staff import StaffIdentity
+from cards.tables import Card, LedgerEntry
+from crypto.keyring import Keyring
+from mobile_contract import scans as wire
+from mobile_contract.problems import Problem
+from mobile_contract.stamps import StampError, decode_stamp, verify_stamp_signature
+
+LEEWAY = timedelta(seconds=5)
+_MAX_ATTEMPTS = 5
+
+# A punch counts unless a void entry names it. (Redemptions will subtract here too.)
+_COUNTS = "NOT EXISTS (SELECT 1 FROM ledger_entry v WHERE v.voids = e.id)"
+
+# Only the constant above is interpolated; every value goes in as a {} parameter.
+_SCAN_CONTEXT_SQL = f"""
+SELECT c.status AS card_status, p.business AS business, p.punches_per_reward AS per_reward,
+       p.cooldown_s AS cooldown_s, p.daily_cap AS daily_cap, p.excess_policy AS excess_policy,
+       cu.email AS customer_email,
+       (SELECT s.email FROM staff s WHERE s.id = {{}}) AS staff_email,
+       (SELECT d.id FROM device d WHERE d.customer = c.customer AND d.active = {{}}
+          AND substr(CAST(d.id AS TEXT), 1, 18) = {{}}) AS device,
+       (SELECT e.seq FROM ledger_entry e WHERE e.card = c.id ORDER BY e.seq DESC LIMIT 1) AS last_seq,
+       (SELECT e.entry_hash FROM ledger_entry e WHERE e.card = c.id ORDER BY e.seq DESC LIMIT 1) AS last_hash,
+       (SELECT count(*) FROM ledger_entry e WHERE e.card = c.id AND e.kind = 'punch' AND {_COUNTS}) AS balance,
+       (SELECT e.recorded_at FROM ledger_entry e WHERE e.card = c.id AND e.kind = 'punch' AND {_COUNTS}
+          ORDER BY e.seq DESC LIMIT 1) AS last_punch_at,
+       (SELECT count(*) FROM ledger_entry e WHERE e.card = c.id AND e.kind = 'punch' AND e.recorded_at >= {{}}
+          AND {_COUNTS}) AS today,
+       (SELECT e.id FROM ledger_entry e WHERE e.stamp_id = {{}}) AS stamp_used_by
+FROM card c JOIN program p ON p.id = c.program JOIN customer cu ON cu.id = c.customer
+WHERE c.id = {{}}
+"""  # noqa: S608
+
+_INSERT_SQL = """
+INSERT INTO ledger_entry (id, card, seq, kind, stamp_id, device, store, scanner, staff, receipt, amount_cents,
+                          items, voids, stamp_issued_at, recorded_at, prev_hash, entry_hash, kid, signature)
+VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
+"""
+
+_FIRST_ANSWER_SQL = """
+SELECT e.id AS id, e.card AS card, e.seq AS seq, e.store AS store, e.receipt AS receipt,
+       e.recorded_at AS recorded_at, p.punches_per_reward AS per_reward,
+       (SELECT count(*) FROM ledger_entry e2 WHERE e2.card = e.card AND e2.kind = 'punch' AND e2.seq <= e.seq
+          AND NOT EXISTS (SELECT 1 FROM ledger_entry v WHERE v.voids = e2.id AND v.seq <= e.seq)) AS balance
+FROM ledger_entry e JOIN card c ON c.id = e.card JOIN program p ON p.id = c.program
+WHERE e.stamp_id = {}
+"""
+del _COUNTS
+
+
+@lru_cache(maxsize=256)
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)
+
+
+def _local_day_start(now: datetime, time_zone: str | None) -> datetime:
+    zone = _zone(time_zone or "UTC")
+    local = now.astimezone(zone)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    # Raw SELECTs of computed columns come back as text from SQLite.
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def _row(entry: Entry, entry_id: UUID, keyring: Keyring) -> tuple[Any, ...]:
+    sealed = seal(entry, keyring)
+    return (
+        entry_id,
+        entry.card,
+        entry.seq,
+        entry.kind,
+        entry.stamp_id,
+        entry.device,
+        entry.store,
+        entry.scanner,
+        entry.staff,
+        entry.receipt,
+        entry.amount_cents,
+        entry.items,
+        entry.voids,
+        entry.stamp_issued_at,
+        entry.recorded_at,
+        entry.prev_hash,
+        sealed.entry_hash,
+        sealed.kid,
+        sealed.signature,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Excess:
+    rule: str
+    explanation: str
+
+
+async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyring: Keyring) -> wire.ScanResult:
+    """Verify a scanned stamp and append a punch to its card, or refuse with the reason (T1-T3, T5-T8)."""
+    if identity.scanner_id is None or identity.store_id is None:
+        raise DomainError(Problem.SCANNER_REQUIRED)
+    # 1. The stamp itself, before any database work: format, key, signature, time.
+    try:
+        stamp, signed, signature = decode_stamp(request.stamp)
+        key = keyring.public_key(stamp.kid)
+        if key is None:
+            raise StampError("unknown key")
+        verify_stamp_signature(key, signed, signature)
+    except StampError as exc:
+        malformed = "signature" not in str(exc) and "unknown key" not in str(exc)
+        raise DomainError(Problem.STAMP_MALFORMED if malformed else Problem.STAMP_FORGED) from exc
+    timestamp = now.timestamp()
+    if timestamp > stamp.expires_at + LEEWAY.total_seconds() or stamp.issued_at > timestamp + LEEWAY.total_seconds():
+        raise DomainError(Problem.STAMP_EXPIRED)
+    stamp_id = stamp.stamp_id.hex()
+    receipt = request.receipt
+
+    for _ in range(_MAX_ATTEMPTS):
+        # 2. One read: the card, its program, its bound device, its chain head and its counts.
+        rows = await LedgerEntry.raw(
+            _SCAN_CONTEXT_SQL,
+            identity.staff_id,
+            True,
+            _device_prefix(stamp.device_ref),
+            _local_day_start(now, identity.store_time_zone),
+            stamp_id,
+            stamp.card_id,
+        )
+        if not rows:
+            raise DomainError(Problem.STAMP_FORGED)
+        ctx = rows[0]
+        if ctx["stamp_used_by"] is not None:
+            # A retry of the same scan gets the first answer; any other second use is a replay (T2).
+            answer = await _first_answer(stamp_id, identity, receipt.reference)
+            if answer is not None:
+                return answer
+        if ctx["business"] != identity.business_id:
+            raise DomainError(Problem.CARD_NOT_VALID_HERE)
+        if ctx["card_status"] == "frozen":
+            raise DomainError(Problem.CARD_FROZEN)
+        if ctx["card_status"] != "active":
+            raise DomainError(Problem.CARD_INACTIVE)
+        if ctx["device"] is None:
+            raise DomainError(Problem.DEVICE_NOT_BOUND)
+        if ctx["customer_email"] and ctx["customer_email"] == ctx["staff_email"]:
+            raise DomainError(Problem.OWN_CARD)
+        excess = _excess(ctx, now, stamp.card_id)
+        if excess and ctx["excess_policy"] == "refuse":
+            raise DomainError(Problem.COOLDOWN if excess.rule == "cooldown" else Problem.DAILY_CAP)
+
+        # 3. One write: the signed, chained entry.
+        entry_id = uuid4()
+        entry = Entry(
+            card=stamp.card_id,
+            seq=(ctx["last_seq"] or 0) + 1,
+            kind="punch",
+            recorded_at=now,
+            prev_hash=ctx["last_hash"] or GENESIS_HASH,
+            stamp_id=stamp_id,
+            device=_uuid(ctx["device"]),
+            store=identity.store_id,
+            scanner=identity.scanner_id,
+            staff=identity.staff_id,
+            receipt=receipt.reference,
+            amount_cents=receipt.amount_cents,
+            items=receipt.items,
+            stamp_issued_at=stamp.issued_at_datetime,
+        )
+        try:
+            if excess:
+                async with current_engine().transaction():
+                    await LedgerEntry.raw(_INSERT_SQL, *_row(entry, entry_id, keyring))
+                    await _flag_excess(excess, identity, stamp.card_id, entry_id, now, ctx["business"])
+            else:
+                await LedgerEntry.raw(_INSERT_SQL, *_row(entry, entry_id, keyring))
+        except Exception as exc:
+            if not is_unique_violation(exc):
+                raise
+            answer = await _first_answer(stamp_id, identity, receipt.reference)
+            if answer is not None:
+                return answer
+            if await LedgerEntry.exists().where(
+                (LedgerEntry.store == identity.store_id) & (LedgerEntry.receipt == receipt.reference)
+            ):
+                raise DomainError(Problem.RECEIPT_ALREADY_PUNCHED) from exc
+            continue  # another punch on this card took the chain position: read again
+        balance = ctx["balance"] + 1
+        return wire.ScanResult(
+            punch_id=entry_id,
+            card_id=stamp.card_id,
+            balance=balance,
+            punches_per_reward=ctx["per_reward"],
+            reward_available=balance >= ctx["per_reward"],
+            recorded_at=now,
+            flagged=excess is not None,
+        )
+    raise DomainError(Problem.UNAVAILABLE, "This card is busy; scan again")
+
+
+def _device_prefix(ref: bytes) -> str:
+    hex_ = ref.hex()
+    return f"{hex_[:8]}-{hex_[8:12]}-{hex_[12:16]}"
+
+
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+def _excess(ctx: dict[str, Any], now: datetime, card_id: UUID) -> _Excess | None:
+    """The program's limits (T5): a cooldown between punches and a daily cap per card."""
+    code = card_code(card_id)
+    last = _as_datetime(ctx["last_punch_at"])
+    if last is not None and ctx["cooldown_s"] and (now - last).total_seconds() < ctx["cooldown_s"]:
+        seconds = int((now - last).total_seconds())
+        return _Excess(
+            "cooldown",
+            f"Card {code} was punched again {seconds} s after its last punch; the "
+            f"program asks for at least {ctx['cooldown_s']} s between punches.",
+        )
+    if ctx["today"] >= ctx["daily_cap"]:
+        return _Excess(
+            "daily_cap",
+            f"Card {code} got punch number {ctx['today'] + 1} today; the program allows {ctx['daily_cap']} a day.",
+        )
+    return None
+
+
+async def _flag_excess(
+    excess: _Excess, identity: StaffIdentity, card_id: UUID, entry_id: UUID, now: datetime, business_id: UUID
+) -> None:
+    await raise_flag(
+        business_id=business_id,
+        card_id=card_id,
+        store_id=identity.store_id,
+        rule=excess.rule,
+        severity="low",
+        explanation=excess.explanation,
+        evidence={"punch_ids": [str(entry_id)]},
+        now=now,
+    )
+
+
+async def _first_answer(stamp_id: str, identity: StaffIdentity, receipt: str) -> wire.ScanResult | None:
+    """If this stamp already punched, return that first answer for the same receipt, or refuse a replay."""
+    rows = await LedgerEntry.raw(_FIRST_ANSWER_SQL, stamp_id)
+    if not rows:
+        return None
+    first = rows[0]
+    if first["receipt"] != receipt or _uuid(first["store"]) != identity.store_id:
+        raise DomainError(Problem.STAMP_ALREADY_USED)
+    return wire.ScanResult(
+        punch_id=_uuid(first["id"]),
+        card_id=_uuid(first["card"]),
+        balance=first["balance"],
+        punches_per_reward=first["per_reward"],
+        reward_available=first["balance"] >= first["per_reward"],
+        recorded_at=_as_datetime(first["recorded_at"]) or datetime.now(UTC),
+        replayed=True,
+    )
+
+
+async def _balance(card_id: UUID) -> int:
+    rows = await LedgerEntry.raw(_BALANCE_SQL, card_id)
+    return int(rows[0]["balance"])
+
+
+_BALANCE_SQL = """
+SELECT count(*) AS balance FROM ledger_entry e
+WHERE e.card = {} AND e.kind = 'punch' AND NOT EXISTS (SELECT 1 FROM ledger_entry v WHERE v.voids = e.id)
+"""
+
+
+async def void_punch(identity: StaffIdentity, request: wire.Void, now: datetime, keyring: Keyring) -> wire.VoidResult:
+    """Refund (T8): append a void entry for the receipt's punch, which then no longer counts."""
+    store_id = request.store_id or identity.store_id
+    if store_id is None:
+        raise DomainError(Problem.INVALID_REQUEST, "store_id is required when not signed in at a scanner")
+    punch = await (
+        LedgerEntry.select(LedgerEntry.id, LedgerEntry.card)
+        .where(
+            (LedgerEntry.store == store_id)
+            & (LedgerEntry.receipt == request.receipt)
+            & (LedgerEntry.kind == "punch")
+            & (LedgerEntry.card._.program._.business == identity.business_id)
+        )
+        .first()
+    )
+    if punch is None:
+        raise DomainError(Problem.PUNCH_NOT_FOUND)
+    for _ in range(_MAX_ATTEMPTS):
+        existing = await LedgerEntry.select(LedgerEntry.id).where(LedgerEntry.voids == punch["id"]).first()
+        if existing is not None:  # already refunded: the same answer again
+            return wire.VoidResult(
+                void_id=existing["id"],
+                punch_id=punch["id"],
+                card_id=punch["card"],
+                balance=await _balance(punch["card"]),
+            )
+        head = await (
+            LedgerEntry.select(LedgerEntry.seq, LedgerEntry.entry_hash)
+            .where(LedgerEntry.card == punch["card"])
+            .order_by(LedgerEntry.seq, ascending=False)
+            .first()
+        )
+        assert head is not None
+        entry_id = uuid4()
+        entry = Entry(
+            card=punch["card"],
+            seq=head["seq"] + 1,
+            kind="void",
+            recorded_at=now,
+            prev_hash=head["entry_hash"],
+            store=store_id,
+            scanner=identity.scanner_id,
+            staff=identity.staff_id,
+            voids=punch["id"],
+        )
+        try:
+            await LedgerEntry.raw(_INSERT_SQL, *_row(entry, entry_id, keyring))
+        except Exception as exc:
+            if not is_unique_violation(exc):
+                raise
+            continue
+        return wire.VoidResult(
+            void_id=entry_id, punch_id=punch["id"], card_id=punch["card"], balance=await _balance(punch["card"])
+        )
+    raise DomainError(Problem.UNAVAILABLE, "This card is busy; try again")
+
+
+async def card_detail(customer_id: UUID, card_id: UUID) -> wire.CardDetail:
+    """The customer's card: progress toward the reward and its history with store names and times."""
+    card = await (
+        Card.select(
+            Card.id,
+            Card.status,
+            Card.program,
+            Card.program.name.as_alias("program_name"),
+            Card.program.reward_name.as_alias("reward_name"),
+            Card.program.punches_per_reward.as_alias("per_reward"),
+        )
+        .where((Card.id == card_id) & (Card.customer == customer_id))
+        .first()
+    )
+    if card is None:
+        raise DomainError(Problem.NOT_FOUND, "No such card")
+    entries = await (
+        LedgerEntry.select(
+            LedgerEntry.id,
+            LedgerEntry.kind,
+            LedgerEntry.recorded_at,
+            LedgerEntry.voids,
+            LedgerEntry.store.name.as_alias("store_name"),
+        )
+        .where(LedgerEntry.card == card_id)
+        .order_by(LedgerEntry.seq, ascending=False)
+    )
+    voided = {e["voids"] for e in entries if e["kind"] == "void"}
+    balance = sum(1 for e in entries if e["kind"] == "punch" and e["id"] not in voided)
+    return wire.CardDetail(
+        id=card["id"],
+        program_id=card["program"],
+        program_name=card["program_name"],
+        reward_name=card["reward_name"],
+        punches_per_reward=card["per_reward"],
+        status=card["status"],
+        balance=balance,
+        reward_available=balance >= card["per_reward"],
+        history=[
+            wire.HistoryItem(kind=e["kind"], at=e["recorded_at"], store_name=e["store_name"], voided=e["id"] in voided)
+            for e in entries
+        ],
+    )

@@ -1,0 +1,108 @@
+"""Where a stamp is issued: to the card's bound device, on a signed request with a rising counter.
+
+The counter is the clone detector (T3): a copied key can sign, but the copy and the
+original cannot both keep the counter rising. A counter that repeats or goes back
+freezes the card and raises a flag; the owner decides.
+"""
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import msgspec
+
+from cards.database import current_engine
+from cards.errors import DomainError
+from cards.flags import card_code, raise_flag
+from cards.tables import Card, Device
+from crypto.encoding import EncodingError, b64u_decode
+from crypto.jwk import InvalidSignature, load_device_key
+from crypto.keyring import Keyring
+from mobile_contract import scans as wire
+from mobile_contract.problems import Problem
+from mobile_contract.stamps import Stamp, decode_stamp, device_ref, encode_stamp, stamp_request_message
+
+_CONTEXT_SQL = """
+SELECT d.public_key AS public_key, d.counter AS counter, d.last_stamp AS last_stamp, d.active AS device_active,
+       c.status AS card_status, c.customer AS card_customer, p.stamp_lifetime_s AS lifetime_s,
+       p.business AS business
+FROM device d, card c JOIN program p ON p.id = c.program
+WHERE d.id = {} AND d.customer = {} AND c.id = {}
+"""
+# Advancing the counter is one conditional write: of two requests with the same counter,
+# whichever comes second finds nothing to update.
+_ADVANCE_SQL = "UPDATE device SET counter = {}, last_stamp = {} WHERE id = {} AND counter < {} RETURNING id"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedStamp:
+    text: str
+    stamp: Stamp
+
+
+def _issued(text: str) -> IssuedStamp:
+    return IssuedStamp(text, decode_stamp(text)[0])
+
+
+async def issue_stamp(
+    *,
+    customer_id: UUID,
+    device_id: UUID,
+    card_id: UUID,
+    request: wire.StampRequest,
+    now: datetime,
+    keyring: Keyring,
+) -> IssuedStamp:
+    """Sign a fresh stamp for the card, if the device proves itself with a rising counter."""
+    rows = await Device.raw(_CONTEXT_SQL, device_id, customer_id, card_id)
+    if not rows or rows[0]["card_customer"] != customer_id:
+        raise DomainError(Problem.NOT_FOUND, "No such card")
+    row = rows[0]
+    if not row["device_active"]:
+        raise DomainError(Problem.INVALID_PROOF)
+    jwk = row["public_key"]
+    key = load_device_key(msgspec.json.decode(jwk) if isinstance(jwk, str | bytes) else jwk)
+    try:
+        key.verify(b64u_decode(request.signature), stamp_request_message(card_id, request.counter))
+    except (EncodingError, InvalidSignature) as exc:
+        raise DomainError(Problem.INVALID_PROOF) from exc
+    if row["card_status"] == "frozen":
+        raise DomainError(Problem.CARD_FROZEN)
+    if row["card_status"] != "active":
+        raise DomainError(Problem.CARD_INACTIVE)
+
+    stamp = Stamp(
+        kid=keyring.active.kid,
+        card_id=card_id,
+        device_ref=device_ref(device_id),
+        stamp_id=secrets.token_bytes(8),
+        issued_at=int(now.timestamp()),
+        lifetime_s=row["lifetime_s"],
+    )
+    text = encode_stamp(stamp, keyring.active_private_key)
+    if await Device.raw(_ADVANCE_SQL, request.counter, text, device_id, request.counter):
+        return IssuedStamp(text, stamp)
+
+    current = await Device.select(Device.counter, Device.last_stamp).where(Device.id == device_id).first()
+    assert current is not None
+    if current["counter"] == request.counter and current["last_stamp"]:
+        previous = _issued(current["last_stamp"])
+        if previous.stamp.card_id == card_id:
+            return previous  # the same request again (a retry): the same answer, never a second stamp
+    async with current_engine().transaction():
+        await Card.update({Card.status: "frozen"}).where(Card.id == card_id)
+        await raise_flag(
+            business_id=row["business"],
+            card_id=card_id,
+            rule="counter_regression",
+            severity="high",
+            now=now,
+            explanation=(
+                f"Card {card_code(card_id)} asked for a stamp with counter {request.counter} after its phone had "
+                f"already used counter {current['counter']}: the phone's key may have been copied to another "
+                "phone. The card is frozen until you review it."
+            ),
+            evidence={"device_id": str(device_id), "counter": request.counter, "last_counter": current["counter"]},
+        )
+    raise DomainError(Problem.COUNTER_REGRESSED)

@@ -1,0 +1,88 @@
+"""Stamps for the phone, scans at the till, refunds, and the customer's card with its history."""
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from mobile_contract.base import Id, Timestamp, Wire
+
+Counter = Annotated[int, msgspec.Meta(ge=1, le=2**53 - 1)]
+Signature = Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_-]+$")]
+ReceiptReference = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")]
+
+
+class StampRequest(Wire, frozen=True, kw_only=True):
+    """Signed by the bound device over `stamp_request_message(card_id, counter)`.
+
+    `counter` must exceed every counter this device sent before; resending the very same
+    request (same card, same counter) returns the same stamp.
+    """
+
+    counter: Counter
+    signature: Signature
+
+
+class IssuedStamp(Wire, frozen=True, kw_only=True):
+    stamp: str
+    card_id: Id
+    issued_at: Timestamp
+    expires_at: Timestamp
+    qr_version: int
+
+
+class Receipt(Wire, frozen=True, kw_only=True):
+    reference: ReceiptReference
+    amount_cents: Annotated[int, msgspec.Meta(ge=0, le=10_000_000)] | None = None
+    items: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
+
+
+class Scan(Wire, frozen=True, kw_only=True):
+    """What the cashier's scanner posts: the scanned text and the purchase's receipt."""
+
+    stamp: Annotated[str, msgspec.Meta(max_length=512)]
+    receipt: Receipt
+
+
+class ScanResult(Wire, frozen=True, kw_only=True):
+    punch_id: Id
+    card_id: Id
+    balance: int
+    punches_per_reward: int
+    reward_available: bool
+    recorded_at: Timestamp
+    flagged: bool = False
+    replayed: bool = False
+
+
+class Void(Wire, frozen=True, kw_only=True):
+    """A refund: the punch of this receipt no longer counts. `store_id` defaults to the scanner's store."""
+
+    receipt: ReceiptReference
+    store_id: Id | None = None
+    reason: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+
+
+class VoidResult(Wire, frozen=True, kw_only=True):
+    void_id: Id
+    punch_id: Id
+    card_id: Id
+    balance: int
+
+
+class HistoryItem(Wire, frozen=True, kw_only=True):
+    kind: Literal["punch", "void"]
+    at: Timestamp
+    store_name: str | None
+    voided: bool = False
+
+
+class CardDetail(Wire, frozen=True, kw_only=True):
+    id: Id
+    program_id: Id
+    program_name: str
+    reward_name: str
+    punches_per_reward: int
+    status: Literal["active", "frozen", "closed"]
+    balance: int
+    reward_available: bool
+    history: list[HistoryItem]
