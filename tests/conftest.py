@@ -61,8 +61,13 @@ async def clean_database(migrated_database: None) -> None:
 
 
 @pytest.fixture(scope="session")
-def keyring(tmp_path_factory: pytest.TempPathFactory) -> Keyring:
-    return load_or_create_keyring(tmp_path_factory.mktemp("keys") / "keyring.json")
+def keyring_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("keys") / "keyring.json"
+
+
+@pytest.fixture(scope="session")
+def keyring(keyring_path: Path) -> Keyring:
+    return load_or_create_keyring(keyring_path)
 
 
 @pytest.fixture
