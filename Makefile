@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # The PostgreSQL pass runs when this URL is set (.ci/run sets it).
 TEST_POSTGRES_URL ?= $(PUNCHGUARD_TEST_POSTGRES_URL)
 
-.PHONY: install run test lint test-sqlite test-postgres openapi clean
+.PHONY: install run test lint test-sqlite test-postgres openapi clean bench
 
 install: $(STAMP)
 
@@ -48,3 +48,7 @@ openapi: install
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+bench: install
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(PY) bench/run.py

@@ -54,8 +54,8 @@ def _rate_limits(settings: Settings) -> list[DefineMiddleware]:
     """
     limits = []
     for group, per_minute in settings.rate_limits.items():
-
-        def in_group(request: Request[Any, Any, Any], group: str = group) -> bool:
+        # A coroutine, because Litestar runs a plain function here in a worker thread.
+        async def in_group(request: Request[Any, Any, Any], group: str = group) -> bool:
             return bool(request.route_handler.opt.get("rate_limit") == group)
 
         limits.append(

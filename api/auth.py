@@ -90,6 +90,7 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
 
 
 # --- guards --------------------------------------------------------------------------
+# Guards are coroutines: Litestar runs a plain function guard in a worker thread.
 
 
 def _staff(connection: ASGIConnection[Any, Any, Any, Any]) -> StaffIdentity:
@@ -99,17 +100,17 @@ def _staff(connection: ASGIConnection[Any, Any, Any, Any]) -> StaffIdentity:
     return user
 
 
-def staff_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def staff_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     _staff(connection)
 
 
-def managers_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def managers_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Owners and managers manage stores, staff, scanners and programs."""
     if _staff(connection).role not in staff.MANAGING_ROLES:
         raise problem(Problem.FORBIDDEN, "Owners and managers only")
 
 
-def customers_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def customers_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if not isinstance(connection.user, CustomerIdentity):
         raise problem(Problem.FORBIDDEN, "Customers only")
 

@@ -7,6 +7,7 @@ against an injected clock rather than pyjwt's, so the server can run on simulate
 """
 
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +21,7 @@ from crypto.keyring import Keyring
 ALGORITHM = "EdDSA"
 REQUIRED_CLAIMS = ("aud", "iss", "exp", "iat", "jti", "sub")
 LEEWAY = timedelta(seconds=5)
+_VERIFIED_CACHE_SIZE = 4096
 
 
 class TokenError(ValueError):
@@ -66,6 +68,9 @@ class TokenService:
         self._keyring = keyring
         self._issuer = issuer
         self._clock = clock
+        # A scanner sends the same access token with every scan: its signature is checked once
+        # per process, its times on every call. Bounded, so a flood of tokens cannot grow it.
+        self._verified: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
 
     def issue(
         self, *, typ: str, audience: str, subject: str, ttl: timedelta, claims: Mapping[str, Any] | None = None
@@ -92,6 +97,17 @@ class TokenService:
 
     def verify(self, token: str, *, typ: str, audience: str) -> dict[str, Any]:
         """Return the claims of a valid token of kind `typ` for `audience`, or raise `TokenError`."""
+        cache_key = (token, typ, audience)
+        claims = self._verified.get(cache_key)
+        if claims is None:
+            claims = self._verify_signature(token, typ=typ, audience=audience)
+            self._verified[cache_key] = claims
+            if len(self._verified) > _VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
+        self._check_times(claims)
+        return dict(claims)
+
+    def _verify_signature(self, token: str, *, typ: str, audience: str) -> dict[str, Any]:
         _check_compact(token)
         try:
             header = jwt.get_unverified_header(token)
@@ -121,12 +137,13 @@ class TokenService:
             )
         except jwt.PyJWTError as exc:
             raise TokenError("invalid token") from exc
-        now = self._clock().timestamp()
-        exp, iat = claims["exp"], claims["iat"]
-        if not isinstance(exp, int) or not isinstance(iat, int):
+        if not isinstance(claims["exp"], int) or not isinstance(claims["iat"], int):
             raise TokenError("invalid token times")
-        if now > exp + LEEWAY.total_seconds():
-            raise TokenError("token expired")
-        if iat > now + LEEWAY.total_seconds():
-            raise TokenError("token issued in the future")
         return claims
+
+    def _check_times(self, claims: dict[str, Any]) -> None:
+        now = self._clock().timestamp()
+        if now > claims["exp"] + LEEWAY.total_seconds():
+            raise TokenError("token expired")
+        if claims["iat"] > now + LEEWAY.total_seconds():
+            raise TokenError("token issued in the future")

@@ -1,0 +1,93 @@
+"""Where a scan's time goes: cProfile over in-process scans against PostgreSQL (`make bench-profile`).
+
+Calls the app through httpx's ASGI transport in one process, so the profile shows the
+server's own work per scan (auth, stamp check, rules, ledger sealing, SQL) without the
+network or the load generator.
+"""
+
+import asyncio
+import cProfile
+import os
+import pstats
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+from uuid import UUID
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from run import postgres_url, reset_schema  # noqa: E402
+
+SCANS = int(os.environ.get("BENCH_PROFILE_SCANS", "600"))
+
+
+async def main() -> None:
+    url = postgres_url()
+    await reset_schema(url)
+    os.environ["DATABASE_URL"] = url
+    work = Path(tempfile.mkdtemp(prefix="punchguard-profile-"))
+    os.environ["PUNCHGUARD_DATA_DIR"] = str(work)
+
+    import cards  # noqa: F401
+    from api.app import create_app, database_pool
+    from api.settings import Settings
+    from cards.migrate import migrate
+    from mobile_contract.stamps import Stamp, device_ref, encode_stamp
+    from tests.support import app_client, cashier_at_till, new_customer, set_up_cafe
+
+    await migrate()
+    settings = Settings(
+        data_dir=work,
+        keyring_path=work / "keyring.json",
+        log_requests=False,
+        rate_limits={"login": 10**6, "enroll": 10**6, "setup": 10**6},
+    )
+    app = create_app(settings)
+    keyring = app.state.get("keyring") or None
+    from crypto.keyring import load_keyring
+
+    keyring = load_keyring(settings.keyring_path)
+    async with database_pool(), app_client(app) as client:
+        cafe = await set_up_cafe(client)
+        await client.patch(
+            f"/v1/programs/{cafe.program_id}",
+            headers=cafe.owner,
+            json={"cooldown_s": 0, "daily_cap": 100, "excess_policy": "refuse"},
+        )
+        cashier = await cashier_at_till(cafe)
+        customers = [await new_customer(client, cafe) for _ in range(10)]
+        bodies = []
+        now = int(time.time())
+        for i in range(SCANS):
+            customer = customers[i % len(customers)]
+            stamp = Stamp(
+                kid=keyring.active.kid,
+                card_id=UUID(customer.card_id),
+                device_ref=device_ref(UUID(customer.session["device_id"])),
+                stamp_id=secrets.token_bytes(8),
+                issued_at=now,
+                lifetime_s=120,
+            )
+            bodies.append({"stamp": encode_stamp(stamp, keyring.active_private_key), "receipt": {"reference": f"P{i}"}})
+        for body in bodies[:20]:
+            assert (await client.post("/v1/scans", headers=cashier, json=body)).status_code == 201
+        profiler = cProfile.Profile()
+        started = time.perf_counter()
+        profiler.enable()
+        for body in bodies[20:]:
+            response = await client.post("/v1/scans", headers=cashier, json=body)
+            assert response.status_code == 201, response.text
+        profiler.disable()
+        elapsed = time.perf_counter() - started
+    print(
+        f"{SCANS - 20} sequential scans in {elapsed:.2f} s: {1000 * elapsed / (SCANS - 20):.2f} ms each (profiler on)"
+    )
+    pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(35)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
