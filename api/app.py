@@ -22,7 +22,7 @@ from api.controllers.programs import ProgramController, PublicProgramController
 from api.controllers.punches import ScanController, StampController
 from api.controllers.staff import StaffController
 from api.controllers.stores import ScannerController, StoreController
-from api.problems import exception_handlers, problem_details_plugin
+from api.problems import ProblemRequest, exception_handlers, problem_details_plugin
 from api.request_log import RequestLogMiddleware
 from api.settings import Settings
 from cards.clock import Clock, system_clock
@@ -112,6 +112,7 @@ def create_app(
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         lifespan=[database_pool],
         request_max_body_size=settings.max_body_bytes,
+        request_class=ProblemRequest,
         openapi_config=OpenAPIConfig(
             title="PunchGuard",
             version=API_VERSION,

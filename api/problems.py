@@ -9,11 +9,13 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import (
+    ClientException,
     HTTPException,
     MethodNotAllowedException,
     NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
+    SerializationException,
     TooManyRequestsException,
     ValidationException,
 )
@@ -50,10 +52,26 @@ def _from_domain(exc: DomainError) -> ProblemDetailsException:
     return problem(exc.problem, exc.detail)
 
 
+class MalformedBody(ClientException):
+    """A body msgspec could not decode as JSON at all (bad UTF-8, nesting too deep)."""
+
+
+class ProblemRequest(Request[Any, Any, Any]):
+    """Turns the decoding errors Litestar lets through into a 400 instead of a 500."""
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except (UnicodeDecodeError, RecursionError) as exc:
+            raise MalformedBody(detail="The body is not valid JSON") from exc
+
+
 def _from_http(exc: HTTPException) -> ProblemDetailsException:
     detail = exc.detail
+    if isinstance(exc, MalformedBody) or isinstance(exc.__cause__, SerializationException):
+        return problem(Problem.MALFORMED_BODY, detail)
     if isinstance(exc, ValidationException):
-        kind = Problem.MALFORMED_BODY if "malformed" in detail.lower() else Problem.INVALID_REQUEST
+        kind = Problem.INVALID_REQUEST
         errors = exc.extra if isinstance(exc.extra, list) else None
         return problem(kind, detail, extra={"errors": errors} if errors else None)
     by_status = {

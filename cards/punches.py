@@ -28,7 +28,7 @@ LEEWAY = timedelta(seconds=5)
 _MAX_ATTEMPTS = 5
 
 # A punch counts unless a void entry names it. (Redemptions will subtract here too.)
-_COUNTS = "NOT EXISTS (SELECT 1 FROM ledger_entry v WHERE v.voids = e.id)"
+_COUNTS = "NOT EXISTS (SELECT 1 FROM ledger_entry v WHERE v.card = e.card AND v.voids = e.id)"
 
 # Only the constant above is interpolated; every value goes in as a {} parameter.
 _SCAN_CONTEXT_SQL = f"""
@@ -60,7 +60,8 @@ _FIRST_ANSWER_SQL = """
 SELECT e.id AS id, e.card AS card, e.seq AS seq, e.store AS store, e.receipt AS receipt,
        e.recorded_at AS recorded_at, p.punches_per_reward AS per_reward,
        (SELECT count(*) FROM ledger_entry e2 WHERE e2.card = e.card AND e2.kind = 'punch' AND e2.seq <= e.seq
-          AND NOT EXISTS (SELECT 1 FROM ledger_entry v WHERE v.voids = e2.id AND v.seq <= e.seq)) AS balance
+          AND NOT EXISTS (SELECT 1 FROM ledger_entry v WHERE v.card = e2.card AND v.voids = e2.id
+                          AND v.seq <= e.seq)) AS balance
 FROM ledger_entry e JOIN card c ON c.id = e.card JOIN program p ON p.id = c.program
 WHERE e.stamp_id = {}
 """
@@ -287,7 +288,8 @@ async def _balance(card_id: UUID) -> int:
 
 _BALANCE_SQL = """
 SELECT count(*) AS balance FROM ledger_entry e
-WHERE e.card = {} AND e.kind = 'punch' AND NOT EXISTS (SELECT 1 FROM ledger_entry v WHERE v.voids = e.id)
+WHERE e.card = {} AND e.kind = 'punch'
+  AND NOT EXISTS (SELECT 1 FROM ledger_entry v WHERE v.card = e.card AND v.voids = e.id)
 """
 
 

@@ -89,7 +89,7 @@ class Device(Table):
     """A customer's bound phone: its public key and the last counter it used."""
 
     id = UUID(primary_key=True)
-    customer = ForeignKey(references=Customer, null=False)
+    customer = ForeignKey(references=Customer, null=False, index=True)
     thumbprint = Varchar(length=43, unique=True)
     algorithm = Varchar(length=8)
     public_key = JSON()
@@ -104,7 +104,7 @@ class Card(Table):
     """A customer's card in one program; a migration makes (customer, program) unique."""
 
     id = UUID(primary_key=True)
-    customer = ForeignKey(references=Customer, null=False)
+    customer = ForeignKey(references=Customer, null=False, index=True)
     program = ForeignKey(references=Program, null=False)
     status = Varchar(length=8, default="active")
     created_at = Timestamptz(default=TimestamptzNow())

@@ -7,8 +7,11 @@ from uuid import UUID
 import msgspec
 
 Id = UUID
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
-Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+# No control characters: PostgreSQL refuses NUL in text, and none belongs in a name.
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$")]
+# ASCII only (printable, no spaces): lower-casing then never changes the length, and
+# look-alike letters cannot make a second account that reads as the first.
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+$")]
 # E.164: what SMS providers take; the app formats the number before sending it.
 Phone = Annotated[str, msgspec.Meta(pattern=r"^\+[1-9][0-9]{6,14}$")]
 Timestamp = datetime
