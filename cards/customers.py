@@ -97,11 +97,15 @@ async def resume_session(request: wire.DeviceSessionRequest, now: datetime) -> B
     )
     if row is None or not row["active"]:
         raise DomainError(Problem.INVALID_PROOF)
-    jwk = row["public_key"]
-    key = load_device_key(msgspec.json.decode(jwk) if isinstance(jwk, str | bytes) else jwk)
+    key = stored_device_key(row["public_key"])
     _verify_proof(key, "session", request.challenge, request.signature)
     await _consume_challenge(request.challenge, now)
     return BoundDevice(row["customer"], request.device_id)
+
+
+def stored_device_key(stored: Any) -> DevicePublicKey:
+    """A device's public key as read back from its JSON column (text on SQLite, decoded on PostgreSQL)."""
+    return load_device_key(msgspec.json.decode(stored) if isinstance(stored, str | bytes) else stored)
 
 
 async def device_is_active(customer_id: UUID, device_id: UUID) -> bool:

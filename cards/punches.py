@@ -86,6 +86,12 @@ def _as_datetime(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value))
 
 
+def _recorded_at(value: Any) -> datetime:
+    moment = _as_datetime(value)
+    assert moment is not None, "every ledger entry has a recorded_at"
+    return moment
+
+
 def _row(entry: Entry, entry_id: UUID, keyring: Keyring) -> tuple[Any, ...]:
     sealed = seal(entry, keyring)
     return (
@@ -276,7 +282,7 @@ async def _first_answer(stamp_id: str, identity: StaffIdentity, receipt: str) ->
         balance=first["balance"],
         punches_per_reward=first["per_reward"],
         reward_available=first["balance"] >= first["per_reward"],
-        recorded_at=_as_datetime(first["recorded_at"]) or datetime.now(UTC),
+        recorded_at=_recorded_at(first["recorded_at"]),
         replayed=True,
     )
 

@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-import msgspec
-
+from cards.customers import stored_device_key
 from cards.database import current_engine
 from cards.errors import DomainError
 from cards.flags import card_code, raise_flag
 from cards.tables import Card, Device
 from crypto.encoding import EncodingError, b64u_decode
-from crypto.jwk import InvalidSignature, load_device_key
+from crypto.jwk import InvalidSignature
 from crypto.keyring import Keyring
 from mobile_contract import scans as wire
 from mobile_contract.problems import Problem
@@ -61,8 +60,7 @@ async def issue_stamp(
     row = rows[0]
     if not row["device_active"]:
         raise DomainError(Problem.INVALID_PROOF)
-    jwk = row["public_key"]
-    key = load_device_key(msgspec.json.decode(jwk) if isinstance(jwk, str | bytes) else jwk)
+    key = stored_device_key(row["public_key"])
     try:
         key.verify(b64u_decode(request.signature), stamp_request_message(card_id, request.counter))
     except (EncodingError, InvalidSignature) as exc:
