@@ -13,7 +13,9 @@ import secrets
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +25,22 @@ sys.path.insert(0, str(ROOT / "bench"))
 from run import postgres_url, reset_schema  # noqa: E402
 
 SCANS = int(os.environ.get("BENCH_PROFILE_SCANS", "600"))
+STATEMENT_TIMES: dict[str, list[float]] = defaultdict(list)
+
+
+def time_statements(engine: Any) -> None:
+    """Wrap the engine's query entry point to time each SQL statement the scans run."""
+    cls = type(engine)
+    run = cls.run_querystring
+
+    async def timed(self: Any, querystring: Any, in_pool: bool = True) -> Any:
+        started = time.perf_counter()
+        try:
+            return await run(self, querystring, in_pool)
+        finally:
+            STATEMENT_TIMES[" ".join(str(querystring.template).split())[:48]].append(time.perf_counter() - started)
+
+    cls.run_querystring = timed
 
 
 async def main() -> None:
@@ -40,6 +58,9 @@ async def main() -> None:
     from tests.support import app_client, cashier_at_till, new_customer, set_up_cafe
 
     await migrate()
+    from cards.database import current_engine
+
+    time_statements(current_engine())
     settings = Settings(
         data_dir=work,
         keyring_path=work / "keyring.json",
@@ -76,11 +97,14 @@ async def main() -> None:
         for body in bodies[:20]:
             assert (await client.post("/v1/scans", headers=cashier, json=body)).status_code == 201
         half = (SCANS - 20) // 2
+        STATEMENT_TIMES.clear()
         started = time.perf_counter()
         for body in bodies[20 : 20 + half]:
             assert (await client.post("/v1/scans", headers=cashier, json=body)).status_code == 201
         plain = (time.perf_counter() - started) / half
-        print(f"{half} sequential scans without the profiler: {1000 * plain:.2f} ms each")
+        print(f"{half} sequential scans without the profiler: {1000 * plain:.2f} ms each; per statement:")
+        for statement, times in STATEMENT_TIMES.items():
+            print(f"  {1000 * sum(times) / half:6.3f} ms/scan  {len(times) / half:.1f}x  {statement}")
         bodies = bodies[half:]
         profiler = cProfile.Profile()
         started = time.perf_counter()
