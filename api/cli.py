@@ -62,9 +62,15 @@ def main(argv: list[str] | None = None) -> int:
         ring = rotate_keyring(settings.keyring_path)
         print(f"active signing key is now {ring.active.kid}; {len(list(ring)) - 1} retired key(s) still verify")
     elif args.command == "openapi":
+        import tempfile
+        from pathlib import Path
+
         from api.app import create_app
 
-        print(json.dumps(create_app(settings).openapi_schema.to_schema(), indent=2, sort_keys=True))
+        # The document does not depend on keys: a throwaway keyring leaves data/ untouched.
+        with tempfile.TemporaryDirectory() as scratch:
+            app = create_app(settings, keyring=load_or_create_keyring(Path(scratch) / "keyring.json"))
+        print(json.dumps(app.openapi_schema.to_schema(), indent=2, sort_keys=True))
     elif args.command == "serve":
         import uvicorn
 

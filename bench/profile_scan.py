@@ -68,7 +68,6 @@ async def main() -> None:
         rate_limits={"login": 10**6, "enroll": 10**6, "setup": 10**6},
     )
     app = create_app(settings)
-    keyring = app.state.get("keyring") or None
     from crypto.keyring import load_keyring
 
     keyring = load_keyring(settings.keyring_path)

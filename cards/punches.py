@@ -65,6 +65,9 @@ SELECT e.id AS id, e.card AS card, e.seq AS seq, e.store AS store, e.receipt AS 
 FROM ledger_entry e JOIN card c ON c.id = e.card JOIN program p ON p.id = c.program
 WHERE e.stamp_id = {}
 """
+_BALANCE_SQL = f"""
+SELECT count(*) AS balance FROM ledger_entry e WHERE e.card = {{}} AND e.kind = 'punch' AND {_COUNTS}
+"""  # noqa: S608
 del _COUNTS
 
 
@@ -130,13 +133,15 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
     # 1. The stamp itself, before any database work: format, key, signature, time.
     try:
         stamp, signed, signature = decode_stamp(request.stamp)
-        key = keyring.public_key(stamp.kid)
+    except StampError as exc:
+        raise DomainError(Problem.STAMP_MALFORMED) from exc
+    key = keyring.public_key(stamp.kid)
+    try:
         if key is None:
             raise StampError("unknown key")
         verify_stamp_signature(key, signed, signature)
     except StampError as exc:
-        malformed = "signature" not in str(exc) and "unknown key" not in str(exc)
-        raise DomainError(Problem.STAMP_MALFORMED if malformed else Problem.STAMP_FORGED) from exc
+        raise DomainError(Problem.STAMP_FORGED) from exc
     timestamp = now.timestamp()
     if timestamp > stamp.expires_at + LEEWAY.total_seconds() or stamp.issued_at > timestamp + LEEWAY.total_seconds():
         raise DomainError(Problem.STAMP_EXPIRED)
@@ -290,13 +295,6 @@ async def _first_answer(stamp_id: str, identity: StaffIdentity, receipt: str) ->
 async def _balance(card_id: UUID) -> int:
     rows = await LedgerEntry.raw(_BALANCE_SQL, card_id)
     return int(rows[0]["balance"])
-
-
-_BALANCE_SQL = """
-SELECT count(*) AS balance FROM ledger_entry e
-WHERE e.card = {} AND e.kind = 'punch'
-  AND NOT EXISTS (SELECT 1 FROM ledger_entry v WHERE v.card = e.card AND v.voids = e.id)
-"""
 
 
 async def void_punch(identity: StaffIdentity, request: wire.Void, now: datetime, keyring: Keyring) -> wire.VoidResult:
