@@ -49,7 +49,7 @@ def problem(
 
 
 def _from_domain(exc: DomainError) -> ProblemDetailsException:
-    return problem(exc.problem, exc.detail)
+    return problem(exc.problem, exc.detail, extra=exc.extra)
 
 
 class MalformedBody(ClientException):

@@ -7,12 +7,14 @@ or reordering rows therefore breaks a signature or the chain, which `verify_chai
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import msgspec
 from cryptography.exceptions import InvalidSignature
 
+from cards.tables import LedgerEntry
 from crypto.encoding import EncodingError, b64u_decode, b64u_encode
 from crypto.keyring import Keyring
 
@@ -38,6 +40,7 @@ class EntryBody(msgspec.Struct, frozen=True, array_like=True):
     stamp_issued_at_us: int | None
     recorded_at_us: int
     prev_hash: str
+    consumes: str | None
 
 
 _encoder = msgspec.json.Encoder()
@@ -70,6 +73,7 @@ class Entry:
     items: int | None = None
     voids: UUID | None = None
     stamp_issued_at: datetime | None = None
+    consumes: str | None = None
 
     def body(self) -> EntryBody:
         recorded = _us(self.recorded_at)
@@ -90,6 +94,7 @@ class Entry:
             _us(self.stamp_issued_at),
             recorded,
             self.prev_hash,
+            self.consumes,
         )
 
     def digest(self) -> str:
@@ -140,3 +145,46 @@ def verify_chain(entries: list[StoredEntry], keyring: Keyring) -> list[str]:
             problems.append(f"{label} carries no valid server signature")
         expected_prev = stored.entry_hash
     return problems
+
+
+def _utc(value: datetime | str | None) -> datetime | None:
+    """A stored time as an aware UTC datetime (SQLite may hand back text or a naive UTC time)."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _uuid(value: UUID | str | None) -> UUID | None:
+    return value if value is None or isinstance(value, UUID) else UUID(value)
+
+
+def stored_entry(row: dict[str, Any]) -> StoredEntry:
+    """A `ledger_entry` row (from `LedgerEntry.select()`) as `verify_chain` takes it."""
+    card, recorded_at, entry_id = _uuid(row["card"]), _utc(row["recorded_at"]), _uuid(row["id"])
+    assert card is not None and recorded_at is not None and entry_id is not None
+    entry = Entry(
+        card=card,
+        seq=row["seq"],
+        kind=row["kind"],
+        recorded_at=recorded_at,
+        prev_hash=row["prev_hash"],
+        stamp_id=row["stamp_id"],
+        device=_uuid(row["device"]),
+        store=_uuid(row["store"]),
+        scanner=_uuid(row["scanner"]),
+        staff=_uuid(row["staff"]),
+        receipt=row["receipt"],
+        amount_cents=row["amount_cents"],
+        items=row["items"],
+        voids=_uuid(row["voids"]),
+        stamp_issued_at=_utc(row["stamp_issued_at"]),
+        consumes=row["consumes"],
+    )
+    return StoredEntry(entry_id, entry, row["entry_hash"], row["kid"], row["signature"])
+
+
+async def load_chain(card_id: UUID) -> list[StoredEntry]:
+    """A card's ledger rows, in `seq` order, as `verify_chain` takes them."""
+    rows: list[dict[str, Any]] = await LedgerEntry.select().where(LedgerEntry.card == card_id).order_by(LedgerEntry.seq)
+    return [stored_entry(row) for row in rows]

@@ -21,9 +21,17 @@ _COLUMNS = (
     Program.cooldown_s,
     Program.daily_cap,
     Program.excess_policy,
+    Program.risk,
     Program.active,
     Program.created_at,
 )
+
+
+def risk_thresholds(stored: Any) -> wire.RiskThresholds:
+    """A program's thresholds as stored (JSON, text on SQLite); missing keys take their defaults."""
+    if isinstance(stored, str | bytes):
+        return msgspec.json.decode(stored or b"{}", type=wire.RiskThresholds)
+    return msgspec.convert(stored or {}, wire.RiskThresholds)
 
 
 def _program(row: dict[str, Any]) -> wire.Program:
@@ -37,13 +45,16 @@ def _program(row: dict[str, Any]) -> wire.Program:
         cooldown_s=row["cooldown_s"],
         daily_cap=row["daily_cap"],
         excess_policy=row["excess_policy"],
+        risk=risk_thresholds(row["risk"]),
         active=row["active"],
         created_at=row["created_at"],
     )
 
 
 async def create_program(business_id: UUID, request: wire.ProgramCreate) -> wire.Program:
-    program = Program(business=business_id, **msgspec.structs.asdict(request))
+    fields = msgspec.structs.asdict(request)
+    fields["risk"] = msgspec.to_builtins(request.risk)
+    program = Program(business=business_id, **fields)
     await program.save()
     return await get_program(program.id, business_id)
 
@@ -70,7 +81,9 @@ async def list_programs(business_id: UUID, *, active_only: bool = False) -> list
 async def update_program(business_id: UUID, program_id: UUID, request: wire.ProgramUpdate) -> wire.Program:
     await get_program(program_id, business_id)
     changes = {
-        getattr(Program, field): value for field, value in msgspec.structs.asdict(request).items() if value is not None
+        getattr(Program, field): msgspec.to_builtins(value) if field == "risk" else value
+        for field, value in msgspec.structs.asdict(request).items()
+        if value is not None
     }
     if changes:
         await Program.update(changes).where(Program.id == program_id)

@@ -18,7 +18,7 @@ from cards.errors import DomainError
 from cards.flags import card_code, raise_flag
 from cards.ledger import GENESIS_HASH, Entry, seal
 from cards.staff import StaffIdentity
-from cards.tables import Card, LedgerEntry
+from cards.tables import Card, LedgerEntry, RedeemedPunch
 from crypto.keyring import Keyring
 from mobile_contract import scans as wire
 from mobile_contract.problems import Problem
@@ -27,8 +27,9 @@ from mobile_contract.stamps import StampError, decode_stamp, verify_stamp_signat
 LEEWAY = timedelta(seconds=5)
 _MAX_ATTEMPTS = 5
 
-# A punch counts unless a void entry names it. (Redemptions will subtract here too.)
-_COUNTS = "NOT EXISTS (SELECT 1 FROM ledger_entry v WHERE v.card = e.card AND v.voids = e.id)"
+# A punch stands unless a void entry names it; it counts toward a reward while no free item used it up.
+_STANDS = "NOT EXISTS (SELECT 1 FROM ledger_entry v WHERE v.card = e.card AND v.voids = e.id)"
+_COUNTS = f"{_STANDS} AND NOT EXISTS (SELECT 1 FROM redeemed_punch r WHERE r.punch = e.id)"  # noqa: S608
 
 # Only the constant above is interpolated; every value goes in as a {} parameter.
 _SCAN_CONTEXT_SQL = f"""
@@ -41,10 +42,10 @@ SELECT c.status AS card_status, p.business AS business, p.punches_per_reward AS 
        (SELECT e.seq FROM ledger_entry e WHERE e.card = c.id ORDER BY e.seq DESC LIMIT 1) AS last_seq,
        (SELECT e.entry_hash FROM ledger_entry e WHERE e.card = c.id ORDER BY e.seq DESC LIMIT 1) AS last_hash,
        (SELECT count(*) FROM ledger_entry e WHERE e.card = c.id AND e.kind = 'punch' AND {_COUNTS}) AS balance,
-       (SELECT e.recorded_at FROM ledger_entry e WHERE e.card = c.id AND e.kind = 'punch' AND {_COUNTS}
+       (SELECT e.recorded_at FROM ledger_entry e WHERE e.card = c.id AND e.kind = 'punch' AND {_STANDS}
           ORDER BY e.seq DESC LIMIT 1) AS last_punch_at,
        (SELECT count(*) FROM ledger_entry e WHERE e.card = c.id AND e.kind = 'punch' AND e.recorded_at >= {{}}
-          AND {_COUNTS}) AS today,
+          AND {_STANDS}) AS today,
        (SELECT e.id FROM ledger_entry e WHERE e.stamp_id = {{}}) AS stamp_used_by
 FROM card c JOIN program p ON p.id = c.program JOIN customer cu ON cu.id = c.customer
 WHERE c.id = {{}}
@@ -52,8 +53,8 @@ WHERE c.id = {{}}
 
 _INSERT_SQL = """
 INSERT INTO ledger_entry (id, card, seq, kind, stamp_id, device, store, scanner, staff, receipt, amount_cents,
-                          items, voids, stamp_issued_at, recorded_at, prev_hash, entry_hash, kid, signature)
-VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
+                          items, voids, stamp_issued_at, consumes, recorded_at, prev_hash, entry_hash, kid, signature)
+VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
 """
 
 _FIRST_ANSWER_SQL = """
@@ -61,14 +62,17 @@ SELECT e.id AS id, e.card AS card, e.seq AS seq, e.store AS store, e.receipt AS 
        e.recorded_at AS recorded_at, p.punches_per_reward AS per_reward,
        (SELECT count(*) FROM ledger_entry e2 WHERE e2.card = e.card AND e2.kind = 'punch' AND e2.seq <= e.seq
           AND NOT EXISTS (SELECT 1 FROM ledger_entry v WHERE v.card = e2.card AND v.voids = e2.id
-                          AND v.seq <= e.seq)) AS balance
+                          AND v.seq <= e.seq)
+          AND NOT EXISTS (SELECT 1 FROM redeemed_punch r JOIN redemption rd ON rd.id = r.redemption
+                          JOIN ledger_entry re ON re.id = rd.entry
+                          WHERE r.punch = e2.id AND re.seq <= e.seq)) AS balance
 FROM ledger_entry e JOIN card c ON c.id = e.card JOIN program p ON p.id = c.program
 WHERE e.stamp_id = {}
 """
 _BALANCE_SQL = f"""
 SELECT count(*) AS balance FROM ledger_entry e WHERE e.card = {{}} AND e.kind = 'punch' AND {_COUNTS}
 """  # noqa: S608
-del _COUNTS
+del _COUNTS, _STANDS
 
 
 @lru_cache(maxsize=256)
@@ -95,6 +99,23 @@ def _recorded_at(value: Any) -> datetime:
     return moment
 
 
+async def insert_entry(entry: Entry, entry_id: UUID, keyring: Keyring) -> None:
+    """Seal and insert one ledger entry. Raises a unique violation if `entry.seq` is taken
+    (another writer got there first: read the card's head again and retry)."""
+    await LedgerEntry.raw(_INSERT_SQL, *_row(entry, entry_id, keyring))
+
+
+async def card_head(card_id: UUID) -> tuple[int, str]:
+    """The card's last (seq, entry_hash), or (0, GENESIS_HASH) for an empty ledger."""
+    head = await (
+        LedgerEntry.select(LedgerEntry.seq, LedgerEntry.entry_hash)
+        .where(LedgerEntry.card == card_id)
+        .order_by(LedgerEntry.seq, ascending=False)
+        .first()
+    )
+    return (0, GENESIS_HASH) if head is None else (head["seq"], head["entry_hash"])
+
+
 def _row(entry: Entry, entry_id: UUID, keyring: Keyring) -> tuple[Any, ...]:
     sealed = seal(entry, keyring)
     return (
@@ -112,6 +133,7 @@ def _row(entry: Entry, entry_id: UUID, keyring: Keyring) -> tuple[Any, ...]:
         entry.items,
         entry.voids,
         entry.stamp_issued_at,
+        entry.consumes,
         entry.recorded_at,
         entry.prev_hash,
         sealed.entry_hash,
@@ -202,10 +224,10 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
         try:
             if excess:
                 async with current_engine().transaction():
-                    await LedgerEntry.raw(_INSERT_SQL, *_row(entry, entry_id, keyring))
+                    await insert_entry(entry, entry_id, keyring)
                     await _flag_excess(excess, identity, stamp.card_id, entry_id, now, ctx["business"])
             else:
-                await LedgerEntry.raw(_INSERT_SQL, *_row(entry, entry_id, keyring))
+                await insert_entry(entry, entry_id, keyring)
         except Exception as exc:
             if not is_unique_violation(exc):
                 raise
@@ -314,43 +336,58 @@ async def void_punch(identity: StaffIdentity, request: wire.Void, now: datetime,
     )
     if punch is None:
         raise DomainError(Problem.PUNCH_NOT_FOUND)
+    void_id = await append_void(
+        card_id=punch["card"],
+        punch_id=punch["id"],
+        now=now,
+        keyring=keyring,
+        store_id=store_id,
+        scanner_id=identity.scanner_id,
+        staff_id=identity.staff_id,
+    )
+    return wire.VoidResult(
+        void_id=void_id, punch_id=punch["id"], card_id=punch["card"], balance=await _balance(punch["card"])
+    )
+
+
+async def append_void(
+    *,
+    card_id: UUID,
+    punch_id: UUID,
+    now: datetime,
+    keyring: Keyring,
+    store_id: UUID | None,
+    scanner_id: UUID | None = None,
+    staff_id: UUID | None = None,
+) -> UUID:
+    """Append a void entry for `punch_id` (which must be a punch on `card_id`); returns its id.
+
+    A punch is voided once (a unique index): voiding it again returns the first void's id.
+    """
     for _ in range(_MAX_ATTEMPTS):
-        existing = await LedgerEntry.select(LedgerEntry.id).where(LedgerEntry.voids == punch["id"]).first()
-        if existing is not None:  # already refunded: the same answer again
-            return wire.VoidResult(
-                void_id=existing["id"],
-                punch_id=punch["id"],
-                card_id=punch["card"],
-                balance=await _balance(punch["card"]),
-            )
-        head = await (
-            LedgerEntry.select(LedgerEntry.seq, LedgerEntry.entry_hash)
-            .where(LedgerEntry.card == punch["card"])
-            .order_by(LedgerEntry.seq, ascending=False)
-            .first()
-        )
-        assert head is not None
+        existing = await LedgerEntry.select(LedgerEntry.id).where(LedgerEntry.voids == punch_id).first()
+        if existing is not None:
+            return UUID(str(existing["id"]))
+        seq, prev_hash = await card_head(card_id)
         entry_id = uuid4()
         entry = Entry(
-            card=punch["card"],
-            seq=head["seq"] + 1,
+            card=card_id,
+            seq=seq + 1,
             kind="void",
             recorded_at=now,
-            prev_hash=head["entry_hash"],
+            prev_hash=prev_hash,
             store=store_id,
-            scanner=identity.scanner_id,
-            staff=identity.staff_id,
-            voids=punch["id"],
+            scanner=scanner_id,
+            staff=staff_id,
+            voids=punch_id,
         )
         try:
-            await LedgerEntry.raw(_INSERT_SQL, *_row(entry, entry_id, keyring))
+            await insert_entry(entry, entry_id, keyring)
         except Exception as exc:
             if not is_unique_violation(exc):
                 raise
             continue
-        return wire.VoidResult(
-            void_id=entry_id, punch_id=punch["id"], card_id=punch["card"], balance=await _balance(punch["card"])
-        )
+        return entry_id
     raise DomainError(Problem.UNAVAILABLE, "This card is busy; try again")
 
 
@@ -382,7 +419,8 @@ async def card_detail(customer_id: UUID, card_id: UUID) -> wire.CardDetail:
         .order_by(LedgerEntry.seq, ascending=False)
     )
     voided = {e["voids"] for e in entries if e["kind"] == "void"}
-    balance = sum(1 for e in entries if e["kind"] == "punch" and e["id"] not in voided)
+    used = {r["punch"] for r in await RedeemedPunch.select(RedeemedPunch.punch).where(RedeemedPunch.card == card_id)}
+    balance = sum(1 for e in entries if e["kind"] == "punch" and e["id"] not in voided and e["id"] not in used)
     return wire.CardDetail(
         id=card["id"],
         program_id=card["program"],

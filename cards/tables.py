@@ -70,6 +70,8 @@ class Program(Table):
     cooldown_s = Integer(default=60)
     daily_cap = Integer(default=3)
     excess_policy = Varchar(length=8, default="flag")
+    # The risk rules' thresholds (mobile_contract.programs.RiskThresholds); a missing key means its default.
+    risk = JSON(default={})
     active = Boolean(default=True)
     created_at = Timestamptz(default=TimestamptzNow())
 
@@ -148,6 +150,9 @@ class LedgerEntry(Table):
     items = Integer(null=True, default=None)
     voids = UUID(null=True, default=None)
     stamp_issued_at = Timestamptz(null=True, default=None)
+    # A redemption's entry names the punches it used up (sorted ids, comma-separated), so the
+    # signature covers which punches earned each free item.
+    consumes = Text(null=True, default=None)
     recorded_at = Timestamptz()
     prev_hash = Varchar(length=64)
     entry_hash = Varchar(length=64)
@@ -156,15 +161,78 @@ class LedgerEntry(Table):
 
 
 class Flag(Table):
-    """A suspicion with its evidence, waiting for an owner's review."""
+    """A suspicion with its evidence, waiting for an owner's review.
+
+    While a flag is open, the punches it names (see FlagPunch) do not count toward a
+    reward; approving it makes them count again, rejecting it voids them.
+    """
 
     id = UUID(primary_key=True)
     business = ForeignKey(references=Business, null=False)
     card = ForeignKey(references=Card, null=True)
     store = ForeignKey(references=Store, null=True)
+    staff = ForeignKey(references=Staff, null=True)
+    scanner = ForeignKey(references=Scanner, null=True)
     rule = Varchar(length=32)
     severity = Varchar(length=8)
     status = Varchar(length=10, default="open")
     explanation = Text()
     evidence = JSON(default=[])
     created_at = Timestamptz()
+    reviewed_by = ForeignKey(references=Staff, null=True)
+    reviewed_at = Timestamptz(null=True, default=None)
+    review_reason = Text(null=True, default=None)
+
+
+class FlagPunch(Table):
+    """A punch named as evidence by a flag: while the flag is open, the punch is under review."""
+
+    id = UUID(primary_key=True)
+    flag = ForeignKey(references=Flag, null=False, index=True)
+    punch = UUID(index=True)
+
+
+class Redemption(Table):
+    """A redemption code the bound device asked for, and what became of it at the till.
+
+    Only the code's SHA-256 is stored. Status: `pending` until scanned, then `granted`
+    (a free item: its ledger entry is `entry`) or `held` for the owner with `reasons`.
+    """
+
+    id = UUID(primary_key=True)
+    card = ForeignKey(references=Card, null=False, index=True)
+    device = ForeignKey(references=Device, null=False)
+    code_hash = Varchar(length=64, unique=True)
+    counter = BigInt()
+    status = Varchar(length=8, default="pending")
+    requested_at = Timestamptz()
+    expires_at = Timestamptz()
+    store = ForeignKey(references=Store, null=True)
+    scanner = ForeignKey(references=Scanner, null=True)
+    staff = ForeignKey(references=Staff, null=True)
+    decided_at = Timestamptz(null=True, default=None)
+    reasons = JSON(default=[])
+    entry = UUID(null=True, default=None)
+
+
+class RedeemedPunch(Table):
+    """A punch used up by a free item. `punch` is unique: no punch earns two free items (T11)."""
+
+    id = UUID(primary_key=True)
+    redemption = ForeignKey(references=Redemption, null=False)
+    card = ForeignKey(references=Card, null=False, index=True)
+    punch = UUID(unique=True)
+
+
+class AuditLog(Table):
+    """Append-only: who did what to which card, flag, device, staff member or scanner, when and why."""
+
+    id = UUID(primary_key=True)
+    business = ForeignKey(references=Business, null=False)
+    actor = ForeignKey(references=Staff, null=True)
+    action = Varchar(length=32)
+    subject_kind = Varchar(length=16)
+    subject_id = UUID()
+    reason = Text(null=True, default=None)
+    details = JSON(default={})
+    at = Timestamptz()

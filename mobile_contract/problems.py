@@ -68,6 +68,21 @@ class Problem(Enum):
     )
     PUNCH_NOT_FOUND = _Problem("punch-not-found", 404, "No punch with this receipt at this store")
 
+    # Redemptions: what the cashier sees when a free item is asked for.
+    NOT_ENOUGH_PUNCHES = _Problem("not-enough-punches", 409, "This card does not hold enough punches for a reward yet")
+    REDEMPTION_CODE_INVALID = _Problem(
+        "redemption-code-invalid", 400, "This is not a valid redemption code; ask the customer to show it again"
+    )
+    REDEMPTION_CODE_EXPIRED = _Problem(
+        "redemption-code-expired", 409, "This redemption code has expired; ask the customer for a fresh one"
+    )
+    REDEMPTION_CODE_USED = _Problem("redemption-code-used", 409, "This redemption code was already used")
+    REWARD_HELD = _Problem("reward-held", 409, "No free item: the reward is held for the owner's review")
+
+    # The owner's review.
+    FLAG_ALREADY_REVIEWED = _Problem("flag-already-reviewed", 409, "This flag was already approved or rejected")
+    CHECKPOINT_INVALID = _Problem("checkpoint-invalid", 400, "This checkpoint was not signed by this server")
+
     @property
     def type(self) -> str:
         return f"/problems/{self.value.slug}"

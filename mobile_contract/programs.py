@@ -14,6 +14,30 @@ PunchesPerReward = Annotated[int, msgspec.Meta(ge=1, le=100)]
 ExcessPolicy = Literal["refuse", "flag"]
 
 
+class RiskThresholds(Wire, frozen=True, kw_only=True):
+    """When the risk rules raise a flag. Defaults come from the threat model (T4, T6, T14)
+    or, where it names none, from what an honest café's busiest hour looks like.
+
+    A flag never refuses a punch: it asks the owner to look, and holds the reward meanwhile.
+    """
+
+    # T4: two punches at stores further apart than anyone travels in between.
+    travel_max_kmh: Annotated[float, msgspec.Meta(ge=10, le=2000)] = 250.0
+    travel_min_km: Annotated[float, msgspec.Meta(ge=0, le=1000)] = 1.0
+    # T6: a cashier whose punches concentrate on a few cards, judged once they made enough punches.
+    concentration_share: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.30
+    concentration_cards: Annotated[int, msgspec.Meta(ge=1, le=50)] = 3
+    concentration_min_punches: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 20
+    concentration_window_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 30
+    # Punches outside the store's opening hours, with a little grace for the last customer.
+    opening_hours_grace_min: Annotated[int, msgspec.Meta(ge=0, le=240)] = 15
+    # One scanner punching faster than a till serves customers.
+    burst_punches: Annotated[int, msgspec.Meta(ge=2, le=1000)] = 10
+    burst_window_s: Annotated[int, msgspec.Meta(ge=10, le=3600)] = 120
+    # T14: more cards in the program than this share one e-mail address or phone number.
+    cards_per_contact: Annotated[int, msgspec.Meta(ge=1, le=100)] = 1
+
+
 class ProgramCreate(Wire, frozen=True, kw_only=True):
     """Defaults come from the threat model (T5): 60 s between punches, 3 a day, excess flagged.
 
@@ -28,6 +52,7 @@ class ProgramCreate(Wire, frozen=True, kw_only=True):
     cooldown_s: Cooldown = 60
     daily_cap: DailyCap = 3
     excess_policy: ExcessPolicy = "flag"
+    risk: RiskThresholds = msgspec.field(default_factory=RiskThresholds)
 
 
 class ProgramUpdate(Wire, frozen=True, kw_only=True):
@@ -38,6 +63,8 @@ class ProgramUpdate(Wire, frozen=True, kw_only=True):
     cooldown_s: Cooldown | None = None
     daily_cap: DailyCap | None = None
     excess_policy: ExcessPolicy | None = None
+    # Replaces every threshold at once; a threshold left out takes its default.
+    risk: RiskThresholds | None = None
     active: bool | None = None
 
 
@@ -51,5 +78,6 @@ class Program(Wire, frozen=True, kw_only=True):
     cooldown_s: int
     daily_cap: int
     excess_policy: ExcessPolicy
+    risk: RiskThresholds
     active: bool
     created_at: Timestamp

@@ -70,7 +70,7 @@ class VoidResult(Wire, frozen=True, kw_only=True):
 
 
 class HistoryItem(Wire, frozen=True, kw_only=True):
-    kind: Literal["punch", "void"]
+    kind: Literal["punch", "void", "redeem"]
     at: Timestamp
     store_name: str | None
     voided: bool = False

@@ -20,12 +20,18 @@ from api.settings import Settings
 from cards.database import current_engine
 from cards.migrate import migrate
 from cards.tables import (
+    AuditLog,
     Business,
     Card,
     Challenge,
     Customer,
     Device,
+    Flag,
+    FlagPunch,
+    LedgerEntry,
     Program,
+    RedeemedPunch,
+    Redemption,
     Scanner,
     SetupCode,
     Staff,
@@ -35,7 +41,24 @@ from crypto.keyring import Keyring, load_or_create_keyring
 from tests.support import FakeClock, app_client
 
 # Children before parents, so deleting works whether or not the engine enforces foreign keys.
-TABLES = [Card, Device, Customer, Challenge, SetupCode, Scanner, Staff, Program, Store, Business]
+TABLES = [
+    AuditLog,
+    RedeemedPunch,
+    Redemption,
+    FlagPunch,
+    Flag,
+    LedgerEntry,
+    Card,
+    Device,
+    Customer,
+    Challenge,
+    SetupCode,
+    Scanner,
+    Staff,
+    Program,
+    Store,
+    Business,
+]
 
 ENGINE = "postgres" if isinstance(current_engine(), PostgresEngine) else "sqlite"
 

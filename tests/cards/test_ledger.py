@@ -7,7 +7,7 @@ returns exactly what was hashed: a time that came back rounded would break the c
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -15,54 +15,11 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
-from cards.ledger import Entry, StoredEntry, seal, verify_chain
+from cards.ledger import Entry, load_chain, seal, verify_chain
 from cards.tables import LedgerEntry
 from crypto.encoding import b64u_encode
 from crypto.keyring import Keyring, load_or_create_keyring
 from tests.support import FakeClock, cashier_at_till, new_customer, set_up_cafe
-
-
-def _utc(value: datetime | str | None) -> datetime | None:
-    """A stored time as an aware UTC datetime (SQLite may hand back text or a naive UTC time)."""
-    if value is None:
-        return None
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _uuid(value: UUID | str | None) -> UUID | None:
-    return value if value is None or isinstance(value, UUID) else UUID(value)
-
-
-def _stored_entry(row: dict[str, Any]) -> StoredEntry:
-    card, recorded_at = _uuid(row["card"]), _utc(row["recorded_at"])
-    assert card is not None and recorded_at is not None
-    entry = Entry(
-        card=card,
-        seq=row["seq"],
-        kind=row["kind"],
-        recorded_at=recorded_at,
-        prev_hash=row["prev_hash"],
-        stamp_id=row["stamp_id"],
-        device=_uuid(row["device"]),
-        store=_uuid(row["store"]),
-        scanner=_uuid(row["scanner"]),
-        staff=_uuid(row["staff"]),
-        receipt=row["receipt"],
-        amount_cents=row["amount_cents"],
-        items=row["items"],
-        voids=_uuid(row["voids"]),
-        stamp_issued_at=_utc(row["stamp_issued_at"]),
-    )
-    entry_id = _uuid(row["id"])
-    assert entry_id is not None
-    return StoredEntry(entry_id, entry, row["entry_hash"], row["kid"], row["signature"])
-
-
-async def load_chain(card_id: UUID) -> list[StoredEntry]:
-    """A card's ledger rows, in `seq` order, as `verify_chain` takes them."""
-    rows: list[dict[str, Any]] = await LedgerEntry.select().where(LedgerEntry.card == card_id).order_by(LedgerEntry.seq)
-    return [_stored_entry(row) for row in rows]
 
 
 @dataclass(frozen=True)
