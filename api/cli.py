@@ -1,16 +1,25 @@
-"""The command line: `python -m api init | migrate | setup-code | rotate-keys | openapi | serve`."""
+"""The command line: `python -m api init | migrate | setup-code | rotate-keys | openapi | serve | checkpoint |
+verify-checkpoints`."""
 
 import argparse
 import asyncio
 import json
 import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import cards  # noqa: F401  (points piccolo at cards/piccolo_conf.py)
 from api.settings import Settings
-from cards import staff
+from cards import checkpoints, staff
 from cards.database import database_url
 from cards.migrate import migrate
-from crypto.keyring import load_or_create_keyring, rotate_keyring
+from crypto.keyring import KeyringError, load_keyring, load_or_create_keyring, rotate_keyring
+from mobile_contract.checkpoints import CheckpointReport
+
+_KEEP_CHECKPOINTS_ELSEWHERE = (
+    "Checkpoints protect the ledger only if they are copied somewhere the database's insiders cannot "
+    "write: mail them to the owner, or put them in object storage with a retention lock."
+)
 
 
 def _print_setup_code(code: str | None) -> None:
@@ -33,6 +42,52 @@ async def _init(settings: Settings) -> None:
     _print_setup_code(await staff.new_setup_code())
 
 
+async def _checkpoint(settings: Settings, day: date | None, directory: Path) -> int:
+    written = await checkpoints.write_checkpoints(
+        day, directory, load_keyring(settings.keyring_path), datetime.now(UTC)
+    )
+    for path in written:
+        print(f"wrote {path}")
+    if not written:
+        print(f"nothing new under {directory} (a checkpoint is never overwritten, nor made before its day ends)")
+    print(_KEEP_CHECKPOINTS_ELSEWHERE)
+    return 0
+
+
+def _print_report(report: CheckpointReport) -> None:
+    label = f"{report.store_id} {report.date}"
+    if report.intact:
+        print(f"{label}: intact")
+        return
+    differences = len(report.added) + len(report.removed) + len(report.changed)
+    if differences:
+        print(f"{label}: DIFFERS ({differences} entr{'y' if differences == 1 else 'ies'})")
+    else:  # the checkpoint itself could not be trusted, so nothing was compared
+        print(f"{label}: NOT VERIFIED")
+    for kind, ids in (("added", report.added), ("removed", report.removed), ("changed", report.changed)):
+        for entry_id in ids:
+            print(f"  {kind:<8} {entry_id}")
+    for problem in report.problems:
+        print(f"  - {problem}")
+
+
+async def _verify_checkpoints(settings: Settings, directory: Path) -> int:
+    reports = await checkpoints.verify_directory(directory, load_keyring(settings.keyring_path))
+    if not reports:
+        print(f"no checkpoints under {directory}", file=sys.stderr)
+        return 1
+    for report in reports:
+        _print_report(report)
+    return 0 if all(report.intact for report in reports) else 1
+
+
+def _day_argument(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from exc
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m api", description="PunchGuard server")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -41,6 +96,25 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("setup-code", help="print a new one-time code for the first owner")
     commands.add_parser("rotate-keys", help="make a new signing key; retired public keys still verify")
     commands.add_parser("openapi", help="print the OpenAPI document the server serves")
+    checkpoint = commands.add_parser(
+        "checkpoint",
+        help="sign each store's ledger for a day into <dir>/<store>/<date>.json",
+        description="Write one signed checkpoint per store: the exact ledger entries the store recorded "
+        "during one local day, under a signed Merkle root. " + _KEEP_CHECKPOINTS_ELSEWHERE,
+    )
+    checkpoint.add_argument(
+        "--date", type=_day_argument, default=None, help="the local day (default: each store's previous day)"
+    )
+    checkpoint.add_argument("--dir", type=Path, default=None, help="where to write (default: <data dir>/checkpoints)")
+    verify = commands.add_parser(
+        "verify-checkpoints",
+        help="compare saved checkpoints with the ledger; exit 1 if any entry was added, removed or changed",
+        description="Check every <store>/<date>.json under --dir and name each entry added, removed or changed "
+        "since it was signed. " + _KEEP_CHECKPOINTS_ELSEWHERE,
+    )
+    verify.add_argument(
+        "--dir", type=Path, default=None, help="where the checkpoints are (default: <data dir>/checkpoints)"
+    )
     serve = commands.add_parser("serve", help="serve the API with uvicorn")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -63,7 +137,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"active signing key is now {ring.active.kid}; {len(list(ring)) - 1} retired key(s) still verify")
     elif args.command == "openapi":
         import tempfile
-        from pathlib import Path
 
         from api.app import create_app
 
@@ -71,6 +144,15 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as scratch:
             app = create_app(settings, keyring=load_or_create_keyring(Path(scratch) / "keyring.json"))
         print(json.dumps(app.openapi_schema.to_schema(), indent=2, sort_keys=True))
+    elif args.command in ("checkpoint", "verify-checkpoints"):
+        directory = args.dir or settings.data_dir / "checkpoints"
+        try:
+            if args.command == "checkpoint":
+                return asyncio.run(_checkpoint(settings, args.date, directory))
+            return asyncio.run(_verify_checkpoints(settings, directory))
+        except KeyringError as exc:
+            print(f"cannot read the signing keys: {exc}", file=sys.stderr)
+            return 2
     elif args.command == "serve":
         import uvicorn
 
