@@ -8,6 +8,7 @@ freezes the card and raises a flag; the owner decides.
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NoReturn
 from uuid import UUID
 
 from cards.customers import stored_device_key
@@ -79,28 +80,75 @@ async def issue_stamp(
         lifetime_s=row["lifetime_s"],
     )
     text = encode_stamp(stamp, keyring.active_private_key)
-    if await Device.raw(_ADVANCE_SQL, request.counter, text, device_id, request.counter):
+    current = await advance_counter(device_id, request.counter, last_stamp=text)
+    if current is None:
         return IssuedStamp(text, stamp)
-
-    current = await Device.select(Device.counter, Device.last_stamp).where(Device.id == device_id).first()
-    assert current is not None
-    if current["counter"] == request.counter and current["last_stamp"]:
-        previous = _issued(current["last_stamp"])
+    if current.counter == request.counter and current.last_stamp:
+        previous = _issued(current.last_stamp)
         if previous.stamp.card_id == card_id:
             return previous  # the same request again (a retry): the same answer, never a second stamp
+    await refuse_counter_regression(
+        business_id=row["business"],
+        card_id=card_id,
+        device_id=device_id,
+        counter=request.counter,
+        last_counter=current.counter,
+        now=now,
+        asked_for="a stamp",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceCounter:
+    """Where a device's counter stands, and the stamp answered to it (None if it asked for something else)."""
+
+    counter: int
+    last_stamp: str | None
+
+
+async def advance_counter(device_id: UUID, counter: int, *, last_stamp: str | None = None) -> DeviceCounter | None:
+    """Move the device's counter up to `counter` in one conditional write; None when it moved.
+
+    Stamps and redemption codes share this one rising counter per device. When the
+    counter did not move, the device's current state comes back so the caller can tell a
+    retry of the same request (answer it again) from a clone (`refuse_counter_regression`).
+    `last_stamp` is the stamp answered to this counter; leave it None for anything else,
+    so that a stamp request cannot pass as a retry of that counter.
+    """
+    if await Device.raw(_ADVANCE_SQL, counter, last_stamp, device_id, counter):
+        return None
+    current = await Device.select(Device.counter, Device.last_stamp).where(Device.id == device_id).first()
+    assert current is not None
+    return DeviceCounter(current["counter"], current["last_stamp"])
+
+
+async def refuse_counter_regression(
+    *,
+    business_id: UUID,
+    card_id: UUID,
+    device_id: UUID,
+    counter: int,
+    last_counter: int,
+    now: datetime,
+    asked_for: str,
+) -> NoReturn:
+    """A counter that repeats or goes back (T3): freeze the card, flag it, answer COUNTER_REGRESSED.
+
+    Call it outside any transaction that will roll back: the freeze and the flag must stay.
+    """
     async with current_engine().transaction():
         await Card.update({Card.status: "frozen"}).where(Card.id == card_id)
         await raise_flag(
-            business_id=row["business"],
+            business_id=business_id,
             card_id=card_id,
             rule="counter_regression",
             severity="high",
             now=now,
             explanation=(
-                f"Card {card_code(card_id)} asked for a stamp with counter {request.counter} after its phone had "
-                f"already used counter {current['counter']}: the phone's key may have been copied to another "
+                f"Card {card_code(card_id)} asked for {asked_for} with counter {counter} after its phone had "
+                f"already used counter {last_counter}: the phone's key may have been copied to another "
                 "phone. The card is frozen until you review it."
             ),
-            evidence={"device_id": str(device_id), "counter": request.counter, "last_counter": current["counter"]},
+            evidence={"device_id": str(device_id), "counter": counter, "last_counter": last_counter},
         )
     raise DomainError(Problem.COUNTER_REGRESSED)

@@ -1,0 +1,401 @@
+"""Where a free item is given: the bound phone asks for a code, the cashier scans it (T3, T11, T12).
+
+A code is single use, short-lived and bound to the card and the phone that asked for it;
+only its SHA-256 is stored. At the till the card is audited (`cards/audit.py`) before the
+coffee is poured. Granting is one transaction that a conditional UPDATE and unique
+indexes make exactly-once: the redemption leaves `pending` once, the card's next ledger
+position is taken once, and a punch is used up by one free item only.
+"""
+
+import base64
+import hashlib
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
+from uuid import UUID, uuid4
+
+from cards.audit import Audit, audit_card
+from cards.customers import stored_device_key
+from cards.database import current_engine, is_unique_violation
+from cards.errors import DomainError
+from cards.flags import card_code, raise_flag
+from cards.ledger import Entry, load_chain
+from cards.punches import insert_entry
+from cards.staff import StaffIdentity
+from cards.stamps import advance_counter, refuse_counter_regression
+from cards.tables import Flag, RedeemedPunch, Redemption
+from crypto.encoding import EncodingError, b64u_decode
+from crypto.jwk import InvalidSignature
+from crypto.keyring import Keyring
+from mobile_contract import redemptions as wire
+from mobile_contract.problems import Problem
+
+LIFETIME = timedelta(seconds=wire.REDEMPTION_CODE_LIFETIME_S)
+_CODE = re.compile(wire.REDEMPTION_CODE_PATTERN)
+_MAX_ATTEMPTS = 5
+
+# The phone, the card and how many punches still count (not voided, not used up by a free item).
+_REQUEST_CONTEXT_SQL = """
+SELECT d.public_key AS public_key, d.active AS device_active, c.status AS card_status,
+       c.customer AS card_customer, p.business AS business, p.reward_name AS reward_name,
+       p.punches_per_reward AS per_reward,
+       (SELECT count(*) FROM ledger_entry e WHERE e.card = c.id AND e.kind = 'punch'
+          AND NOT EXISTS (SELECT 1 FROM ledger_entry v WHERE v.card = e.card AND v.voids = e.id)
+          AND NOT EXISTS (SELECT 1 FROM redeemed_punch r WHERE r.punch = e.id)) AS balance
+FROM device d, card c JOIN program p ON p.id = c.program
+WHERE d.id = {} AND d.customer = {} AND c.id = {}
+"""
+
+
+def _new_code() -> tuple[str, str]:
+    """A fresh code and its SHA-256: 'R1' and 128 random bits in base32 (QR alphanumeric mode)."""
+    code = "R1" + base64.b32encode(secrets.token_bytes(16)).decode().rstrip("=")
+    return code, _code_hash(code)
+
+
+def _code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def _utc(value: datetime | str) -> datetime:
+    # SQLite may hand back text or a naive UTC time.
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+async def request_code(
+    *, customer_id: UUID, device_id: UUID, card_id: UUID, request: wire.RedemptionRequest, now: datetime
+) -> wire.RedemptionCode:
+    """A redemption code for the card, if the bound device proves itself with a rising counter.
+
+    The counter is the device's stamp counter: a repeated or lower one freezes the card
+    (T3). Resending the same request (a retry after a timeout) answers a fresh code for
+    the same pending redemption, and the earlier code stops working. A card without
+    enough counting punches is refused before the counter is used, so that retrying that
+    refusal is never mistaken for a clone; the full audit runs at the till.
+    """
+    rows = await Redemption.raw(_REQUEST_CONTEXT_SQL, device_id, customer_id, card_id)
+    if not rows or rows[0]["card_customer"] != customer_id:
+        raise DomainError(Problem.NOT_FOUND, "No such card")
+    row = rows[0]
+    if not row["device_active"]:
+        raise DomainError(Problem.INVALID_PROOF)
+    key = stored_device_key(row["public_key"])
+    try:
+        key.verify(b64u_decode(request.signature), wire.redemption_request_message(card_id, request.counter))
+    except (EncodingError, InvalidSignature) as exc:
+        raise DomainError(Problem.INVALID_PROOF) from exc
+    if row["card_status"] == "frozen":
+        raise DomainError(Problem.CARD_FROZEN)
+    if row["card_status"] != "active":
+        raise DomainError(Problem.CARD_INACTIVE)
+    if row["balance"] < row["per_reward"]:
+        raise DomainError(
+            Problem.NOT_ENOUGH_PUNCHES,
+            f"This card holds {row['balance']} of the {row['per_reward']} punches needed for {row['reward_name']}.",
+        )
+
+    code, code_hash = _new_code()
+    expires_at = now + LIFETIME
+    redemption_id: UUID | None
+    # One transaction: a concurrent request with the same counter waits for this one, then
+    # finds its redemption and is answered as a retry rather than taken for a clone.
+    async with current_engine().transaction():
+        current = await advance_counter(device_id, request.counter)
+        if current is None:
+            redemption_id = uuid4()
+            await Redemption.insert(
+                Redemption(
+                    id=redemption_id,
+                    card=card_id,
+                    device=device_id,
+                    code_hash=code_hash,
+                    counter=request.counter,
+                    status="pending",
+                    requested_at=now,
+                    expires_at=expires_at,
+                )
+            )
+        else:
+            redemption_id = await _retry(device_id, card_id, request.counter, current.counter, now, code_hash)
+    if redemption_id is None:
+        assert current is not None
+        await refuse_counter_regression(
+            business_id=row["business"],
+            card_id=card_id,
+            device_id=device_id,
+            counter=request.counter,
+            last_counter=current.counter,
+            now=now,
+            asked_for="a free item",
+        )
+    return wire.RedemptionCode(
+        code=code, redemption_id=redemption_id, card_id=card_id, reward_name=row["reward_name"], expires_at=expires_at
+    )
+
+
+async def _retry(
+    device_id: UUID, card_id: UUID, counter: int, current: int, now: datetime, code_hash: str
+) -> UUID | None:
+    """If this counter already asked for a code for this card, still unused and in time, give that
+    redemption the new code (the old one stops working) and return its id; else None (a clone)."""
+    if current != counter:
+        return None
+    pending = await (
+        Redemption.select(Redemption.id, Redemption.requested_at)
+        .where(
+            (Redemption.device == device_id)
+            & (Redemption.card == card_id)
+            & (Redemption.counter == counter)
+            & (Redemption.status == "pending")
+        )
+        .first()
+    )
+    # A retry follows its request within seconds; a request resent after its code's whole
+    # lifetime is someone replaying it, not a phone that missed the answer.
+    if pending is None or now > _utc(pending["requested_at"]) + LIFETIME:
+        return None
+    redemption_id: UUID = pending["id"]
+    await Redemption.update({Redemption.code_hash: code_hash, Redemption.expires_at: now + LIFETIME}).where(
+        Redemption.id == redemption_id
+    )
+    return redemption_id
+
+
+async def redeem(
+    identity: StaffIdentity, request: wire.Redeem, now: datetime, keyring: Keyring
+) -> wire.RedemptionResult:
+    """Give the free item for a scanned code, once, after the card's audit passes; else refuse or hold it.
+
+    A retry of the same code by the same cashier at the same scanner gets the first answer.
+    A held reward answers REWARD_HELD with its reasons and leaves a flag for the owner.
+    """
+    if identity.scanner_id is None or identity.store_id is None:
+        raise DomainError(Problem.SCANNER_REQUIRED)
+    code = request.code.strip().upper()
+    if not _CODE.fullmatch(code):
+        raise DomainError(Problem.REDEMPTION_CODE_INVALID)
+    redemption = await _redemption(code_hash=_code_hash(code))
+    # Another business's code reads exactly like an unknown one: no oracle for ids (T13).
+    if redemption is None or redemption["business"] != identity.business_id:
+        raise DomainError(Problem.REDEMPTION_CODE_INVALID)
+    if redemption["status"] != "pending":
+        return await _answer_again(redemption, identity)
+    if now > _utc(redemption["expires_at"]):
+        raise DomainError(Problem.REDEMPTION_CODE_EXPIRED)
+    if redemption["card_status"] == "frozen":
+        raise DomainError(Problem.CARD_FROZEN)
+    if redemption["card_status"] != "active":
+        raise DomainError(Problem.CARD_INACTIVE)
+
+    redemption_id: UUID = redemption["id"]
+    card_id: UUID = redemption["card"]
+    for _ in range(_MAX_ATTEMPTS):
+        audit = await audit_card(card_id, keyring, now, device_id=redemption["device"])
+        if audit.reasons:
+            await _hold(redemption_id, audit, identity, now)
+        if not audit.passed:
+            raise DomainError(
+                Problem.NOT_ENOUGH_PUNCHES,
+                f"This card holds {len(audit.candidates)} of the {audit.punches_per_reward} punches "
+                f"needed for {audit.reward_name}.",
+            )
+        try:
+            await _grant(redemption_id, redemption["device"], audit, identity, now, keyring)
+        except _Taken:
+            return await _answer_again(await _decided(redemption_id), identity)
+        except Exception as exc:
+            if not is_unique_violation(exc):
+                raise
+            continue  # another free item or punch took the card's next position: audit again
+        return await _answer_again(await _decided(redemption_id), identity)
+    raise DomainError(Problem.UNAVAILABLE, "This card is busy; scan the code again")
+
+
+class _Taken(Exception):
+    """Another till decided this redemption first."""
+
+
+async def _redemption(*, code_hash: str | None = None, redemption_id: UUID | None = None) -> dict[str, Any] | None:
+    query = Redemption.select(
+        Redemption.id,
+        Redemption.card,
+        Redemption.device,
+        Redemption.status,
+        Redemption.expires_at,
+        Redemption.scanner,
+        Redemption.staff,
+        Redemption.decided_at,
+        Redemption.reasons,
+        Redemption.entry,
+        Redemption.card._.status.as_alias("card_status"),
+        Redemption.card._.program._.business.as_alias("business"),
+        Redemption.card._.program._.reward_name.as_alias("reward_name"),
+    ).output(load_json=True)
+    if code_hash is not None:
+        query = query.where(Redemption.code_hash == code_hash)
+    else:
+        query = query.where(Redemption.id == redemption_id)
+    row: dict[str, Any] | None = await query.first()
+    return row
+
+
+async def _decided(redemption_id: UUID) -> dict[str, Any]:
+    row = await _redemption(redemption_id=redemption_id)
+    assert row is not None, "a redemption is never deleted"
+    return row
+
+
+async def _grant(
+    redemption_id: UUID, device_id: UUID, audit: Audit, identity: StaffIdentity, now: datetime, keyring: Keyring
+) -> None:
+    """One transaction: the redemption leaves `pending`, the redeem entry takes the card's next
+    position, and each punch used is recorded once. Raises _Taken or a unique violation on a lost race."""
+    entry_id = uuid4()
+    entry = Entry(
+        card=audit.card_id,
+        seq=audit.head_seq + 1,
+        kind="redeem",
+        recorded_at=now,
+        prev_hash=audit.head_hash,
+        device=device_id,
+        store=identity.store_id,
+        scanner=identity.scanner_id,
+        staff=identity.staff_id,
+        consumes=",".join(sorted(str(punch) for punch in audit.punches)),
+    )
+    async with current_engine().transaction():
+        taken = (
+            await Redemption.update(
+                {
+                    Redemption.status: "granted",
+                    Redemption.store: identity.store_id,
+                    Redemption.scanner: identity.scanner_id,
+                    Redemption.staff: identity.staff_id,
+                    Redemption.decided_at: now,
+                    Redemption.entry: entry_id,
+                }
+            )
+            .where((Redemption.id == redemption_id) & (Redemption.status == "pending"))
+            .returning(Redemption.id)
+        )
+        if not taken:
+            raise _Taken
+        await insert_entry(entry, entry_id, keyring)
+        await RedeemedPunch.insert(
+            *(RedeemedPunch(redemption=redemption_id, card=audit.card_id, punch=punch) for punch in audit.punches)
+        )
+
+
+async def _hold(redemption_id: UUID, audit: Audit, identity: StaffIdentity, now: datetime) -> NoReturn:
+    """Hold the reward for the owner: the redemption keeps its reasons and the card gets a flag."""
+    async with current_engine().transaction():
+        taken = (
+            await Redemption.update(
+                {
+                    Redemption.status: "held",
+                    Redemption.store: identity.store_id,
+                    Redemption.scanner: identity.scanner_id,
+                    Redemption.staff: identity.staff_id,
+                    Redemption.decided_at: now,
+                    Redemption.reasons: audit.reasons,
+                }
+            )
+            .where((Redemption.id == redemption_id) & (Redemption.status == "pending"))
+            .returning(Redemption.id)
+        )
+        if taken:
+            await _flag_held(redemption_id, audit, identity, now)
+    if not taken:
+        await _answer_again(await _decided(redemption_id), identity)
+    _refuse_held(redemption_id, audit.reasons)
+
+
+async def _flag_held(redemption_id: UUID, audit: Audit, identity: StaffIdentity, now: datetime) -> None:
+    """One open `reward_held` flag per card (and one `ledger_tampered` when the chain is broken):
+    a customer trying again must not flood the owner's review queue."""
+    open_rules = {
+        row["rule"]
+        for row in await Flag.select(Flag.rule).where((Flag.card == audit.card_id) & (Flag.status == "open"))
+    }
+    code = card_code(audit.card_id)
+    if audit.ledger_problems and "ledger_tampered" not in open_rules:
+        await raise_flag(
+            business_id=audit.business_id,
+            card_id=audit.card_id,
+            store_id=identity.store_id,
+            rule="ledger_tampered",
+            severity="high",
+            now=now,
+            explanation=(
+                f"Card {code}'s ledger does not match what the server signed: someone may have edited the "
+                "database to add or change punches. " + " ".join(audit.ledger_problems)
+            ),
+            evidence={"redemption_id": str(redemption_id), "problems": audit.ledger_problems},
+        )
+    if "reward_held" not in open_rules:
+        await raise_flag(
+            business_id=audit.business_id,
+            card_id=audit.card_id,
+            store_id=identity.store_id,
+            rule="reward_held",
+            severity="medium",
+            now=now,
+            explanation=f"{audit.reward_name} for card {code} was held at the till: " + " ".join(audit.reasons),
+            # The candidates are evidence only: they are not put under review by this flag.
+            evidence={
+                "redemption_id": str(redemption_id),
+                "reasons": audit.reasons,
+                "candidate_punch_ids": [str(punch) for punch in audit.candidates],
+            },
+        )
+
+
+def _refuse_held(redemption_id: UUID, reasons: list[str]) -> NoReturn:
+    raise DomainError(
+        Problem.REWARD_HELD,
+        "No free item: the reward is held for the owner's review. " + " ".join(reasons),
+        extra={"redemption_id": str(redemption_id), "reasons": reasons},
+    )
+
+
+async def _answer_again(redemption: dict[str, Any], identity: StaffIdentity) -> wire.RedemptionResult:
+    """The answer for a code already decided: the first answer again for the till that decided
+    it (a retry after a timeout), a refusal for anyone else (T12)."""
+    same_till = redemption["scanner"] == identity.scanner_id and redemption["staff"] == identity.staff_id
+    if not same_till or redemption["status"] == "pending":
+        raise DomainError(Problem.REDEMPTION_CODE_USED)
+    if redemption["status"] == "held":
+        _refuse_held(redemption["id"], list(redemption["reasons"] or []))
+    return await _granted(redemption)
+
+
+async def _granted(redemption: dict[str, Any]) -> wire.RedemptionResult:
+    """A granted redemption's answer, rebuilt from the signed ledger, so a retry reads the same."""
+    card_id: UUID = redemption["card"]
+    chain = await load_chain(card_id)
+    entry = next(stored for stored in chain if stored.id == redemption["entry"])
+    upto = [stored for stored in chain if stored.entry.seq <= entry.entry.seq]
+    consumes = set((entry.entry.consumes or "").split(","))
+    used = [stored.id for stored in upto if str(stored.id) in consumes]
+    voided = {stored.entry.voids for stored in upto if stored.entry.kind == "void"}
+    spent = {
+        punch
+        for stored in upto
+        if stored.entry.kind == "redeem" and stored.entry.consumes
+        for punch in stored.entry.consumes.split(",")
+    }
+    balance = sum(
+        1 for stored in upto if stored.entry.kind == "punch" and stored.id not in voided and str(stored.id) not in spent
+    )
+    return wire.RedemptionResult(
+        redemption_id=redemption["id"],
+        card_id=card_id,
+        granted=True,
+        reward_name=redemption["reward_name"],
+        message=f"{redemption['reward_name']} for card {card_code(card_id)}: granted",
+        punches_used=used,
+        balance=balance,
+        decided_at=_utc(redemption["decided_at"]),
+    )
