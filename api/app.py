@@ -16,10 +16,19 @@ from piccolo.engine.postgres import PostgresEngine
 
 from api.auth import BearerAuthMiddleware, provide_customer, provide_staff
 from api.controllers.auth import AuthController
+from api.controllers.checkpoints import CheckpointController
 from api.controllers.customers import EnrollmentController, MeController
 from api.controllers.operations import OperationsController
 from api.controllers.programs import ProgramController, PublicProgramController
 from api.controllers.punches import ScanController, StampController
+from api.controllers.redemptions import RedeemController, RedemptionCodeController
+from api.controllers.review import (
+    AuditLogController,
+    CardReviewController,
+    DeviceController,
+    ExportController,
+    FlagController,
+)
 from api.controllers.staff import StaffController
 from api.controllers.stores import ScannerController, StoreController
 from api.problems import ProblemRequest, exception_handlers, problem_details_plugin
@@ -105,6 +114,14 @@ def create_app(
             MeController,
             StampController,
             ScanController,
+            FlagController,
+            CardReviewController,
+            DeviceController,
+            AuditLogController,
+            ExportController,
+            RedemptionCodeController,
+            RedeemController,
+            CheckpointController,
         ],
         dependencies={
             "settings": constant(settings),

@@ -6,6 +6,7 @@ import msgspec
 
 from mobile_contract.auth import Password, Role
 from mobile_contract.base import Email, Id, Name, Timestamp, Wire
+from mobile_contract.review import Reason
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["07:30"])]
@@ -78,10 +79,13 @@ class StaffCreate(Wire, frozen=True, kw_only=True):
 
 
 class StaffUpdate(Wire, frozen=True, kw_only=True):
+    """`reason` goes into the audit log when `active` disables or re-enables the member."""
+
     name: Name | None = None
     role: Role | None = None
     store_id: Id | None = None
     active: bool | None = None
+    reason: Reason | None = None
 
 
 class StaffMember(Wire, frozen=True, kw_only=True):

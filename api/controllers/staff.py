@@ -7,7 +7,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from api.auth import managers_only, staff_only
-from cards import staff
+from cards import review, staff
+from cards.clock import Clock
 from cards.staff import StaffIdentity
 from mobile_contract import stores as wire
 
@@ -44,6 +45,10 @@ class StaffController(Controller):
         summary="Change a member, or disable them with active=false (effective on their next request)",
     )
     async def update(
-        self, staff_id: FromPath[UUID], data: JSONBody[wire.StaffUpdate], actor: NamedDependency[StaffIdentity]
+        self,
+        staff_id: FromPath[UUID],
+        data: JSONBody[wire.StaffUpdate],
+        actor: NamedDependency[StaffIdentity],
+        clock: NamedDependency[Clock],
     ) -> wire.StaffMember:
-        return await staff.update_member(actor, staff_id, data)
+        return await review.update_staff(actor, staff_id, data, clock())

@@ -7,9 +7,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from api.auth import managers_only
-from cards import stores
+from cards import review, stores
+from cards.clock import Clock
 from cards.staff import StaffIdentity
 from mobile_contract import stores as wire
+from mobile_contract.review import OptionalReason
 
 
 class StoreController(Controller):
@@ -65,7 +67,13 @@ class ScannerController(Controller):
         "/{scanner_id:uuid}/revoke",
         operation_id="revokeScanner",
         status_code=200,
-        summary="Revoke a lost or stolen scanner; its sessions end on their next request",
+        summary="Revoke a lost or stolen scanner; its sessions end on their next request (body optional)",
     )
-    async def revoke(self, scanner_id: FromPath[UUID], actor: NamedDependency[StaffIdentity]) -> wire.Scanner:
-        return await stores.revoke_scanner(actor.business_id, scanner_id)
+    async def revoke(
+        self,
+        scanner_id: FromPath[UUID],
+        actor: NamedDependency[StaffIdentity],
+        clock: NamedDependency[Clock],
+        data: JSONBody[OptionalReason | None] = None,
+    ) -> wire.Scanner:
+        return await review.revoke_scanner(actor, scanner_id, data.reason if data else None, clock())
