@@ -13,6 +13,7 @@ from uuid import UUID
 import msgspec
 from piccolo.custom_types import Combinable
 
+from cards import risk
 from cards.database import current_engine
 from cards.errors import DomainError
 from cards.tables import Card, Challenge, Customer, Device, Program
@@ -151,8 +152,10 @@ def _card(row: dict[str, Any]) -> wire.Card:
     )
 
 
-async def join_program(customer_id: UUID, program_id: UUID) -> wire.Card:
-    """Give the customer a card in an active program; one card per program."""
+async def join_program(customer_id: UUID, program_id: UUID, now: datetime) -> wire.Card:
+    """Give the customer a card in an active program; one card per program.
+
+    A card sharing its customer's e-mail or phone with other cards of the program is flagged (T14)."""
     program = await Program.select(Program.active).where(Program.id == program_id).first()
     if program is None:
         raise DomainError(Problem.NOT_FOUND, "No such program")
@@ -167,6 +170,7 @@ async def join_program(customer_id: UUID, program_id: UUID) -> wire.Card:
         if await Card.exists().where((Card.customer == customer_id) & (Card.program == program_id)):
             raise DomainError(Problem.ALREADY_JOINED) from exc
         raise
+    await risk.assess_new_card(card.id, customer_id, program_id, now)
     return (await list_cards(customer_id, card_id=card.id))[0]
 
 

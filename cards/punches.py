@@ -7,15 +7,14 @@ a card's chain position is unique, so a racing writer loses its INSERT and re-re
 """
 
 import zoneinfo
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from uuid import UUID, uuid4
 
+from cards import risk
 from cards.database import current_engine, is_unique_violation
 from cards.errors import DomainError
-from cards.flags import card_code, raise_flag
 from cards.ledger import GENESIS_HASH, Entry, seal
 from cards.staff import StaffIdentity
 from cards.tables import Card, LedgerEntry, RedeemedPunch
@@ -34,7 +33,7 @@ _COUNTS = f"{_STANDS} AND NOT EXISTS (SELECT 1 FROM redeemed_punch r WHERE r.pun
 # Only the constant above is interpolated; every value goes in as a {} parameter.
 _SCAN_CONTEXT_SQL = f"""
 SELECT c.status AS card_status, p.business AS business, p.punches_per_reward AS per_reward,
-       p.cooldown_s AS cooldown_s, p.daily_cap AS daily_cap, p.excess_policy AS excess_policy,
+       p.cooldown_s AS cooldown_s, p.daily_cap AS daily_cap, p.excess_policy AS excess_policy, p.risk AS risk,
        cu.email AS customer_email,
        (SELECT s.email FROM staff s WHERE s.id = {{}}) AS staff_email,
        (SELECT d.id FROM device d WHERE d.customer = c.customer AND d.active = {{}}
@@ -142,12 +141,6 @@ def _row(entry: Entry, entry_id: UUID, keyring: Keyring) -> tuple[Any, ...]:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Excess:
-    rule: str
-    explanation: str
-
-
 async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyring: Keyring) -> wire.ScanResult:
     """Verify a scanned stamp and append a punch to its card, or refuse with the reason (T1-T3, T5-T8)."""
     if identity.scanner_id is None or identity.store_id is None:
@@ -199,7 +192,7 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
             raise DomainError(Problem.DEVICE_NOT_BOUND)
         if ctx["customer_email"] and ctx["customer_email"] == ctx["staff_email"]:
             raise DomainError(Problem.OWN_CARD)
-        excess = _excess(ctx, now, stamp.card_id)
+        excess = risk.excess(ctx, now, stamp.card_id)
         if excess and ctx["excess_policy"] == "refuse":
             raise DomainError(Problem.COOLDOWN if excess.rule == "cooldown" else Problem.DAILY_CAP)
 
@@ -225,7 +218,16 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
             if excess:
                 async with current_engine().transaction():
                     await insert_entry(entry, entry_id, keyring)
-                    await _flag_excess(excess, identity, stamp.card_id, entry_id, now, ctx["business"])
+                    await risk.flag_excess(
+                        excess,
+                        business_id=ctx["business"],
+                        card_id=stamp.card_id,
+                        punch_id=entry_id,
+                        store_id=identity.store_id,
+                        staff_id=identity.staff_id,
+                        scanner_id=identity.scanner_id,
+                        now=now,
+                    )
             else:
                 await insert_entry(entry, entry_id, keyring)
         except Exception as exc:
@@ -239,6 +241,19 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
             ):
                 raise DomainError(Problem.RECEIPT_ALREADY_PUNCHED) from exc
             continue  # another punch on this card took the chain position: read again
+        # 4. The risk rules: flags for the owner, never a refusal (the punch stands either way).
+        flags = await risk.assess_punch(
+            punch_id=entry_id,
+            seq=entry.seq,
+            card_id=stamp.card_id,
+            business_id=_uuid(ctx["business"]),
+            store_id=identity.store_id,
+            staff_id=identity.staff_id,
+            scanner_id=identity.scanner_id,
+            customer_email=ctx["customer_email"],
+            risk=ctx["risk"],
+            now=now,
+        )
         balance = ctx["balance"] + 1
         return wire.ScanResult(
             punch_id=entry_id,
@@ -247,7 +262,7 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
             punches_per_reward=ctx["per_reward"],
             reward_available=balance >= ctx["per_reward"],
             recorded_at=now,
-            flagged=excess is not None,
+            flagged=excess is not None or bool(flags),
         )
     raise DomainError(Problem.UNAVAILABLE, "This card is busy; scan again")
 
@@ -259,40 +274,6 @@ def _device_prefix(ref: bytes) -> str:
 
 def _uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
-
-
-def _excess(ctx: dict[str, Any], now: datetime, card_id: UUID) -> _Excess | None:
-    """The program's limits (T5): a cooldown between punches and a daily cap per card."""
-    code = card_code(card_id)
-    last = _as_datetime(ctx["last_punch_at"])
-    if last is not None and ctx["cooldown_s"] and (now - last).total_seconds() < ctx["cooldown_s"]:
-        seconds = int((now - last).total_seconds())
-        return _Excess(
-            "cooldown",
-            f"Card {code} was punched again {seconds} s after its last punch; the "
-            f"program asks for at least {ctx['cooldown_s']} s between punches.",
-        )
-    if ctx["today"] >= ctx["daily_cap"]:
-        return _Excess(
-            "daily_cap",
-            f"Card {code} got punch number {ctx['today'] + 1} today; the program allows {ctx['daily_cap']} a day.",
-        )
-    return None
-
-
-async def _flag_excess(
-    excess: _Excess, identity: StaffIdentity, card_id: UUID, entry_id: UUID, now: datetime, business_id: UUID
-) -> None:
-    await raise_flag(
-        business_id=business_id,
-        card_id=card_id,
-        store_id=identity.store_id,
-        rule=excess.rule,
-        severity="low",
-        explanation=excess.explanation,
-        evidence={"punch_ids": [str(entry_id)]},
-        now=now,
-    )
 
 
 async def _first_answer(stamp_id: str, identity: StaffIdentity, receipt: str) -> wire.ScanResult | None:

@@ -186,7 +186,12 @@ async def set_up_cafe(client: httpx.AsyncClient, *, with_store: bool = True) -> 
             "time_zone": "America/Los_Angeles",
             "latitude": 37.7749,
             "longitude": -122.4194,
-            "opening_hours": [{"day": "mon", "opens": "07:00", "closes": "18:00"}],
+            # Open round the clock (a closing time not after the opening runs past midnight), so that
+            # tests run at any hour; tests of the opening-hours rule set their own hours.
+            "opening_hours": [
+                {"day": day, "opens": "00:00", "closes": "00:00"}
+                for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+            ],
         },
     )
     assert store.status_code == 201, store.text

@@ -75,5 +75,10 @@ class MeController(Controller):
         return await customers.list_cards(customer.customer_id)
 
     @post("/cards", operation_id="joinProgram", summary="Join a program: a new card")
-    async def join(self, data: JSONBody[wire.JoinProgram], customer: NamedDependency[CustomerIdentity]) -> wire.Card:
-        return await customers.join_program(customer.customer_id, data.program_id)
+    async def join(
+        self,
+        data: JSONBody[wire.JoinProgram],
+        customer: NamedDependency[CustomerIdentity],
+        clock: NamedDependency[Clock],
+    ) -> wire.Card:
+        return await customers.join_program(customer.customer_id, data.program_id, clock())
