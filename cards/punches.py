@@ -317,6 +317,7 @@ async def void_punch(identity: StaffIdentity, request: wire.Void, now: datetime,
     )
     if punch is None:
         raise DomainError(Problem.PUNCH_NOT_FOUND)
+    refunded_before = await LedgerEntry.exists().where(LedgerEntry.voids == punch["id"])
     void_id = await append_void(
         card_id=punch["card"],
         punch_id=punch["id"],
@@ -326,6 +327,15 @@ async def void_punch(identity: StaffIdentity, request: wire.Void, now: datetime,
         scanner_id=identity.scanner_id,
         staff_id=identity.staff_id,
     )
+    if not refunded_before:  # a repeated refund is the same refund: one flag at most
+        await risk.assess_refund(
+            punch_id=punch["id"],
+            card_id=punch["card"],
+            business_id=identity.business_id,
+            store_id=store_id,
+            staff_id=identity.staff_id,
+            now=now,
+        )
     return wire.VoidResult(
         void_id=void_id, punch_id=punch["id"], card_id=punch["card"], balance=await _balance(punch["card"])
     )

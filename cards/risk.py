@@ -14,6 +14,7 @@ Rules and their stable names (the owner filters flags by them):
 - `outside_opening_hours`: a punch while the store is closed.
 - `scanner_burst`: one scanner punching faster than a till serves customers.
 - `shared_contact` (T14): several cards in a program with one e-mail address or phone number.
+- `refund_after_reward` (T8): a purchase refunded after its punch already earned a free item.
 - `counter_regression` (T3) lives in `cards/stamps.py`: it freezes the card as the stamp is asked for.
 
 The thresholds are the program's (`RiskThresholds`). Assessing a punch costs one indexed
@@ -33,7 +34,7 @@ import msgspec
 
 from cards.flags import card_code, raise_flag
 from cards.programs import risk_thresholds
-from cards.tables import Flag, LedgerEntry, Scanner, Staff
+from cards.tables import Flag, LedgerEntry, RedeemedPunch, Scanner, Staff
 from mobile_contract.programs import RiskThresholds
 from mobile_contract.stores import OpeningPeriod
 
@@ -487,6 +488,39 @@ async def assess_new_card(card_id: UUID, customer_id: UUID, program_id: UUID, no
             "same_email": same_email,
             "same_phone": same_phone,
         },
+        now=now,
+    )
+
+
+async def assess_refund(
+    *, punch_id: UUID, card_id: UUID, business_id: UUID, store_id: UUID, staff_id: UUID | None, now: datetime
+) -> UUID | None:
+    """T8 after a reward: a refunded punch that a free item already used up cannot stop counting,
+    because the item was given. Flag the card (which holds its next reward) so the owner
+    decides whether the customer owes a punch. Returns the flag's id, if one was raised."""
+    used = await (
+        RedeemedPunch.select(RedeemedPunch.redemption.decided_at.as_alias("decided_at"))
+        .where(RedeemedPunch.punch == punch_id)
+        .first()
+    )
+    if used is None:
+        return None
+    punch = await LedgerEntry.select(LedgerEntry.receipt).where(LedgerEntry.id == punch_id).first()
+    receipt = punch["receipt"] if punch else "?"
+    decided = _as_datetime(used["decided_at"])
+    when = f" on {decided:%Y-%m-%d}" if decided else ""
+    return await raise_flag(
+        business_id=business_id,
+        card_id=card_id,
+        store_id=store_id,
+        staff_id=staff_id,
+        rule="refund_after_reward",
+        severity="medium",
+        explanation=(
+            f"Card {card_code(card_id)}: receipt {receipt} was refunded after its punch had already "
+            f"earned a free item{when}. The card's next reward waits for you to decide whether it owes a punch."
+        ),
+        evidence={"refunded_punch_id": str(punch_id), "receipt": receipt},
         now=now,
     )
 

@@ -319,6 +319,42 @@ async def test_a_refunded_punch_does_not_count(till: Till) -> None:
     assert len(granted.json()["punches_used"]) == PER_REWARD
 
 
+async def test_a_refund_after_the_free_item_is_flagged_and_holds_the_next_reward(till: Till) -> None:
+    punches = await till.punch(PER_REWARD)
+    granted = await till.redeem(await till.code())
+    assert granted.status_code == 201, granted.text
+    refunded = await LedgerEntry.select(LedgerEntry.receipt).where(LedgerEntry.id == punches[0]).first()
+    assert refunded is not None
+    for _ in range(2):  # the same refund twice is one refund, and one flag
+        void = await till.client.post(
+            "/v1/punches/void",
+            headers=till.cafe.owner,
+            json={"receipt": refunded["receipt"], "store_id": till.cafe.store_id},
+        )
+        assert void.status_code == 200, void.text
+    flags = await Flag.select(Flag.rule, Flag.explanation, Flag.card)
+    assert [f["rule"] for f in flags] == ["refund_after_reward"]
+    assert refunded["receipt"] in flags[0]["explanation"]
+    assert "already earned a free item" in flags[0]["explanation"]
+
+    await till.punch(PER_REWARD)
+    held = _problem(await till.redeem(await till.code()), Problem.REWARD_HELD)
+    assert any("already earned a free item" in reason for reason in held["reasons"])
+
+
+async def test_a_refund_of_a_punch_no_free_item_used_raises_no_flag(till: Till) -> None:
+    punches = await till.punch(2)
+    refunded = await LedgerEntry.select(LedgerEntry.receipt).where(LedgerEntry.id == punches[1]).first()
+    assert refunded is not None
+    void = await till.client.post(
+        "/v1/punches/void",
+        headers=till.cafe.owner,
+        json={"receipt": refunded["receipt"], "store_id": till.cafe.store_id},
+    )
+    assert void.status_code == 200, void.text
+    assert await Flag.count() == 0
+
+
 # --- punches under review -------------------------------------------------------------------------
 
 
