@@ -196,6 +196,9 @@ async def redeem(
         if audit.reasons:
             await _hold(redemption_id, audit, identity, now)
         if not audit.passed:
+            latest = await _decided(redemption_id)
+            if latest["status"] == "granted":  # another till granted this very code a moment ago
+                return await _answer_again(latest, identity)
             raise DomainError(
                 Problem.NOT_ENOUGH_PUNCHES,
                 f"This card holds {len(audit.candidates)} of the {audit.punches_per_reward} punches "
@@ -208,6 +211,10 @@ async def redeem(
         except Exception as exc:
             if not is_unique_violation(exc):
                 raise
+            # Another till may have granted this very code meanwhile: then it is used, not short of punches.
+            latest = await _decided(redemption_id)
+            if latest["status"] != "pending":
+                return await _answer_again(latest, identity)
             continue  # another free item or punch took the card's next position: audit again
         return await _answer_again(await _decided(redemption_id), identity)
     raise DomainError(Problem.UNAVAILABLE, "This card is busy; scan the code again")
