@@ -14,7 +14,7 @@ import msgspec
 from piccolo.custom_types import Combinable
 
 from cards import risk
-from cards.database import current_engine
+from cards.database import write_transaction
 from cards.errors import DomainError
 from cards.tables import Card, Challenge, Customer, Device, Program
 from crypto.encoding import EncodingError, b64u_decode
@@ -66,7 +66,7 @@ async def enroll(request: wire.Enrollment, now: datetime) -> BoundDevice:
         raise DomainError(Problem.INVALID_PUBLIC_KEY, str(exc)) from exc
     # The signature is checked before the challenge is spent, so a bad proof costs no write.
     _verify_proof(key, "enroll", request.challenge, request.signature)
-    async with current_engine().transaction():
+    async with write_transaction():
         await _consume_challenge(request.challenge, now)
         if await Device.exists().where(Device.thumbprint == key.thumbprint):
             raise DomainError(Problem.DEVICE_ALREADY_ENROLLED)

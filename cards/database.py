@@ -2,12 +2,13 @@
 
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from piccolo.engine import engine_finder
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 DEFAULT_URL = "sqlite:///data/punchguard.sqlite3"
 
@@ -36,6 +37,16 @@ def current_engine() -> Engine:  # type: ignore[type-arg]
     if engine is None:  # pragma: no cover - piccolo_conf always defines DB
         raise RuntimeError("piccolo found no engine: is PICCOLO_CONF set?")
     return engine
+
+
+def write_transaction() -> Any:
+    """A transaction for work that writes. On SQLite it takes the write lock at BEGIN
+    (IMMEDIATE): a DEFERRED transaction that reads first and then writes cannot wait for
+    the lock and fails with "database is locked" while another writer holds it."""
+    engine = current_engine()
+    if isinstance(engine, SQLiteEngine):
+        return engine.transaction(transaction_type=TransactionType.immediate)
+    return engine.transaction()
 
 
 def is_postgres(engine: Engine) -> bool:  # type: ignore[type-arg]

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID, uuid4
 
-from cards.database import current_engine
+from cards.database import write_transaction
 from cards.tables import Flag, FlagPunch
 
 Severity = Literal["low", "medium", "high"]
@@ -45,7 +45,7 @@ async def raise_flag(
     flag_id = uuid4()
     if punch_ids:
         evidence = {**evidence, "punch_ids": [str(p) for p in punch_ids]}
-    async with current_engine().transaction():
+    async with write_transaction():
         await Flag.insert(
             Flag(
                 id=flag_id,

@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from cards import risk
-from cards.database import current_engine, is_unique_violation
+from cards.database import is_unique_violation, write_transaction
 from cards.errors import DomainError
 from cards.ledger import GENESIS_HASH, Entry, seal
 from cards.staff import StaffIdentity
@@ -158,10 +158,15 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
     except StampError as exc:
         raise DomainError(Problem.STAMP_FORGED) from exc
     timestamp = now.timestamp()
-    if timestamp > stamp.expires_at + LEEWAY.total_seconds() or stamp.issued_at > timestamp + LEEWAY.total_seconds():
-        raise DomainError(Problem.STAMP_EXPIRED)
     stamp_id = stamp.stamp_id.hex()
     receipt = request.receipt
+    if timestamp > stamp.expires_at + LEEWAY.total_seconds() or stamp.issued_at > timestamp + LEEWAY.total_seconds():
+        # A till re-sending a scan whose answer it lost gets that first answer, even once the
+        # stamp has since expired; anything else with an expired stamp is refused (T2).
+        answer = await _first_answer(stamp_id, identity, receipt.reference)
+        if answer is not None:
+            return answer
+        raise DomainError(Problem.STAMP_EXPIRED)
 
     for _ in range(_MAX_ATTEMPTS):
         # 2. One read: the card, its program, its bound device, its chain head and its counts.
@@ -216,7 +221,7 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
         )
         try:
             if excess:
-                async with current_engine().transaction():
+                async with write_transaction():
                     await insert_entry(entry, entry_id, keyring)
                     await risk.flag_excess(
                         excess,

@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 
 from cards.audit import Audit, audit_card
 from cards.customers import stored_device_key
-from cards.database import current_engine, is_unique_violation
+from cards.database import is_unique_violation, write_transaction
 from cards.errors import DomainError
 from cards.flags import card_code, raise_flag
 from cards.ledger import Entry, load_chain
@@ -101,7 +101,7 @@ async def request_code(
     redemption_id: UUID | None
     # One transaction: a concurrent request with the same counter waits for this one, then
     # finds its redemption and is answered as a retry rather than taken for a clone.
-    async with current_engine().transaction():
+    async with write_transaction():
         current = await advance_counter(device_id, request.counter)
         if current is None:
             redemption_id = uuid4()
@@ -272,7 +272,7 @@ async def _grant(
         staff=identity.staff_id,
         consumes=",".join(sorted(str(punch) for punch in audit.punches)),
     )
-    async with current_engine().transaction():
+    async with write_transaction():
         taken = (
             await Redemption.update(
                 {
@@ -297,7 +297,7 @@ async def _grant(
 
 async def _hold(redemption_id: UUID, audit: Audit, identity: StaffIdentity, now: datetime) -> NoReturn:
     """Hold the reward for the owner: the redemption keeps its reasons and the card gets a flag."""
-    async with current_engine().transaction():
+    async with write_transaction():
         taken = (
             await Redemption.update(
                 {

@@ -18,7 +18,7 @@ import msgspec
 from piccolo.custom_types import Combinable
 
 from cards import staff, stores
-from cards.database import current_engine
+from cards.database import write_transaction
 from cards.errors import DomainError
 from cards.flags import card_code
 from cards.punches import append_void
@@ -341,7 +341,7 @@ async def review_flag(
     deciding at once exactly one acts; the other gets FLAG_ALREADY_REVIEWED.
     """
     named = [_uuid(r["punch"]) for r in await FlagPunch.select(FlagPunch.punch).where(FlagPunch.flag == flag_id)]
-    async with current_engine().transaction():
+    async with write_transaction():
         claimed = await (
             Flag.update(
                 {
@@ -583,7 +583,7 @@ async def set_card_frozen(
     if card["status"] not in ("active", "frozen"):
         raise DomainError(Problem.CARD_INACTIVE)
     before, after = ("active", "frozen") if frozen else ("frozen", "active")
-    async with current_engine().transaction():
+    async with write_transaction():
         changed = (
             await Card.update({Card.status: after})
             .where((Card.id == card_id) & (Card.status == before))
@@ -634,7 +634,7 @@ async def revoke_device(actor: StaffIdentity, device_id: UUID, reason: str, now:
         (Card.customer == row["customer"]) & (Card.program._.business == actor.business_id)
     ):
         raise DomainError(Problem.NOT_FOUND, "No such device")
-    async with current_engine().transaction():
+    async with write_transaction():
         changed = (
             await Device.update({Device.active: False})
             .where((Device.id == device_id) & Device.active.eq(True))
@@ -659,7 +659,7 @@ async def update_staff(
     actor: StaffIdentity, staff_id: UUID, request: wire_stores.StaffUpdate, now: datetime
 ) -> wire_stores.StaffMember:
     """`staff.update_member`, logging `staff.disable` or `staff.enable` when it switches the member."""
-    async with current_engine().transaction():
+    async with write_transaction():
         before = await staff.get_member(actor.business_id, staff_id)
         member = await staff.update_member(actor, staff_id, request)
         if member.active != before.active:
@@ -679,7 +679,7 @@ async def revoke_scanner(
     actor: StaffIdentity, scanner_id: UUID, reason: str | None, now: datetime
 ) -> wire_stores.Scanner:
     """`stores.revoke_scanner`, logging `scanner.revoke` the first time."""
-    async with current_engine().transaction():
+    async with write_transaction():
         before = await stores.get_scanner(actor.business_id, scanner_id)
         scanner = await stores.revoke_scanner(actor.business_id, scanner_id)
         if before.active:

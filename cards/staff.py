@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from cards.database import current_engine
+from cards.database import write_transaction
 from cards.errors import DomainError
 from cards.tables import Business, Scanner, SetupCode, Staff, Store
 from crypto.passwords import hash_password, verify_password
@@ -74,7 +74,7 @@ async def new_setup_code() -> str | None:
     if await has_staff():
         return None
     code = "-".join(secrets.token_hex(3).upper() for _ in range(4))
-    async with current_engine().transaction():
+    async with write_transaction():
         await SetupCode.delete(force=True)
         await SetupCode.insert(SetupCode(code_hash=_sha256(code)))
     return code
@@ -82,7 +82,7 @@ async def new_setup_code() -> str | None:
 
 async def set_up_first_owner(request: wire_auth.OwnerSetup) -> wire.StaffMember:
     """Create the business and its first owner, consuming the one-time setup code."""
-    async with current_engine().transaction():
+    async with write_transaction():
         # Deleting the code is the claim: of two racing requests, one deletes it.
         used = (
             await SetupCode.delete()

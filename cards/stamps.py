@@ -12,7 +12,7 @@ from typing import NoReturn
 from uuid import UUID
 
 from cards.customers import stored_device_key
-from cards.database import current_engine
+from cards.database import write_transaction
 from cards.errors import DomainError
 from cards.flags import card_code, raise_flag
 from cards.tables import Card, Device
@@ -136,7 +136,7 @@ async def refuse_counter_regression(
 
     Call it outside any transaction that will roll back: the freeze and the flag must stay.
     """
-    async with current_engine().transaction():
+    async with write_transaction():
         await Card.update({Card.status: "frozen"}).where(Card.id == card_id)
         await raise_flag(
             business_id=business_id,

@@ -50,6 +50,24 @@ async def test_retrying_a_scan_returns_the_first_answer(client: httpx.AsyncClien
     assert await LedgerEntry.count() == 1
 
 
+async def test_a_retry_after_the_stamp_expired_still_gets_the_first_answer(
+    client: httpx.AsyncClient, clock: FakeClock, till: Till
+) -> None:
+    cafe, cashier = till
+    customer = await new_customer(client, cafe)
+    scan = {"stamp": await customer.stamp(), "receipt": {"reference": "R-1"}}
+    clock.advance(seconds=33)  # a late scan, inside the leeway; its answer is lost on the way back
+    first = await client.post("/v1/scans", headers=cashier, json=scan)
+    assert first.status_code == 201, first.text
+    clock.advance(seconds=20)  # the till re-sends once the stamp has expired
+    again = await client.post("/v1/scans", headers=cashier, json=scan)
+    assert again.status_code == 201, again.text
+    assert again.json()["punch_id"] == first.json()["punch_id"] and again.json()["replayed"] is True
+    other = await client.post("/v1/scans", headers=cashier, json={**scan, "receipt": {"reference": "R-2"}})
+    assert other.status_code == 409 and other.json()["type"] == Problem.STAMP_ALREADY_USED.type
+    assert await LedgerEntry.count() == 1
+
+
 async def test_a_replayed_stamp_punches_nothing(client: httpx.AsyncClient, till: Till) -> None:
     cafe, cashier = till
     customer = await new_customer(client, cafe)
