@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # The PostgreSQL pass runs when this URL is set (.ci/run sets it).
 TEST_POSTGRES_URL ?= $(PUNCHGUARD_TEST_POSTGRES_URL)
 
-.PHONY: install run test lint test-sqlite test-postgres openapi clean bench
+.PHONY: install run test lint test-sqlite test-postgres openapi clean bench drill
 
 install: $(STAMP)
 
@@ -52,3 +52,9 @@ clean:
 bench: install
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PY) bench/run.py
+
+# A month of a three-store chain: 2,000 honest customers and every attack of the threat model,
+# over HTTP against the real server on a simulated clock. Fails if a target is missed.
+# Fresh temporary SQLite by default; DATABASE_URL=postgresql://… runs it on an empty PostgreSQL database.
+drill: install
+	$(PY) -m drill
