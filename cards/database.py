@@ -1,9 +1,11 @@
 """The database engine, chosen by DATABASE_URL: SQLite by default, PostgreSQL in production."""
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 from urllib.parse import unquote, urlparse
+from uuid import UUID
 
 from piccolo.engine import engine_finder
 from piccolo.engine.base import Engine
@@ -62,3 +64,30 @@ def is_unique_violation(exc: BaseException) -> bool:
     return isinstance(exc, UniqueViolationError) or (
         isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc).upper()
     )
+
+
+# --- Values as the engines hand them back ---------------------------------------------------
+
+
+@overload
+def stored_time(value: datetime | str) -> datetime: ...
+@overload
+def stored_time(value: None) -> None: ...
+def stored_time(value: datetime | str | None) -> datetime | None:
+    """A stored time as an aware UTC datetime: SQLite hands back computed columns as text,
+    and some times without an offset (they are UTC)."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@overload
+def stored_uuid(value: UUID | str) -> UUID: ...
+@overload
+def stored_uuid(value: None) -> None: ...
+def stored_uuid(value: UUID | str | None) -> UUID | None:
+    """A stored id as a UUID: raw SELECTs on SQLite hand ids back as text."""
+    if value is None or isinstance(value, UUID):
+        return value
+    return UUID(str(value))

@@ -7,13 +7,14 @@ or reordering rows therefore breaks a signature or the chain, which `verify_chai
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import msgspec
 from cryptography.exceptions import InvalidSignature
 
+from cards.database import stored_time, stored_uuid
 from cards.tables import LedgerEntry
 from crypto.encoding import EncodingError, b64u_decode, b64u_encode
 from crypto.keyring import Keyring
@@ -147,21 +148,9 @@ def verify_chain(entries: list[StoredEntry], keyring: Keyring) -> list[str]:
     return problems
 
 
-def _utc(value: datetime | str | None) -> datetime | None:
-    """A stored time as an aware UTC datetime (SQLite may hand back text or a naive UTC time)."""
-    if value is None:
-        return None
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _uuid(value: UUID | str | None) -> UUID | None:
-    return value if value is None or isinstance(value, UUID) else UUID(value)
-
-
 def stored_entry(row: dict[str, Any]) -> StoredEntry:
     """A `ledger_entry` row (from `LedgerEntry.select()`) as `verify_chain` takes it."""
-    card, recorded_at, entry_id = _uuid(row["card"]), _utc(row["recorded_at"]), _uuid(row["id"])
+    card, recorded_at, entry_id = stored_uuid(row["card"]), stored_time(row["recorded_at"]), stored_uuid(row["id"])
     assert card is not None and recorded_at is not None and entry_id is not None
     entry = Entry(
         card=card,
@@ -170,15 +159,15 @@ def stored_entry(row: dict[str, Any]) -> StoredEntry:
         recorded_at=recorded_at,
         prev_hash=row["prev_hash"],
         stamp_id=row["stamp_id"],
-        device=_uuid(row["device"]),
-        store=_uuid(row["store"]),
-        scanner=_uuid(row["scanner"]),
-        staff=_uuid(row["staff"]),
+        device=stored_uuid(row["device"]),
+        store=stored_uuid(row["store"]),
+        scanner=stored_uuid(row["scanner"]),
+        staff=stored_uuid(row["staff"]),
         receipt=row["receipt"],
         amount_cents=row["amount_cents"],
         items=row["items"],
-        voids=_uuid(row["voids"]),
-        stamp_issued_at=_utc(row["stamp_issued_at"]),
+        voids=stored_uuid(row["voids"]),
+        stamp_issued_at=stored_time(row["stamp_issued_at"]),
         consumes=row["consumes"],
     )
     return StoredEntry(entry_id, entry, row["entry_hash"], row["kid"], row["signature"])

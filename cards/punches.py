@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from cards import risk
-from cards.database import is_unique_violation, write_transaction
+from cards.database import is_unique_violation, stored_time, stored_uuid, write_transaction
 from cards.errors import DomainError
 from cards.ledger import GENESIS_HASH, Entry, seal
 from cards.staff import StaffIdentity
@@ -83,19 +83,6 @@ def _local_day_start(now: datetime, time_zone: str | None) -> datetime:
     zone = _zone(time_zone or "UTC")
     local = now.astimezone(zone)
     return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
-
-
-def _as_datetime(value: Any) -> datetime | None:
-    # Raw SELECTs of computed columns come back as text from SQLite.
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))
-
-
-def _recorded_at(value: Any) -> datetime:
-    moment = _as_datetime(value)
-    assert moment is not None, "every ledger entry has a recorded_at"
-    return moment
 
 
 async def insert_entry(entry: Entry, entry_id: UUID, keyring: Keyring) -> None:
@@ -210,7 +197,7 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
             recorded_at=now,
             prev_hash=ctx["last_hash"] or GENESIS_HASH,
             stamp_id=stamp_id,
-            device=_uuid(ctx["device"]),
+            device=stored_uuid(ctx["device"]),
             store=identity.store_id,
             scanner=identity.scanner_id,
             staff=identity.staff_id,
@@ -251,7 +238,7 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
             punch_id=entry_id,
             seq=entry.seq,
             card_id=stamp.card_id,
-            business_id=_uuid(ctx["business"]),
+            business_id=stored_uuid(ctx["business"]),
             store_id=identity.store_id,
             staff_id=identity.staff_id,
             scanner_id=identity.scanner_id,
@@ -277,25 +264,21 @@ def _device_prefix(ref: bytes) -> str:
     return f"{hex_[:8]}-{hex_[8:12]}-{hex_[12:16]}"
 
 
-def _uuid(value: Any) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
-
-
 async def _first_answer(stamp_id: str, identity: StaffIdentity, receipt: str) -> wire.ScanResult | None:
     """If this stamp already punched, return that first answer for the same receipt, or refuse a replay."""
     rows = await LedgerEntry.raw(_FIRST_ANSWER_SQL, stamp_id)
     if not rows:
         return None
     first = rows[0]
-    if first["receipt"] != receipt or _uuid(first["store"]) != identity.store_id:
+    if first["receipt"] != receipt or stored_uuid(first["store"]) != identity.store_id:
         raise DomainError(Problem.STAMP_ALREADY_USED)
     return wire.ScanResult(
-        punch_id=_uuid(first["id"]),
-        card_id=_uuid(first["card"]),
+        punch_id=stored_uuid(first["id"]),
+        card_id=stored_uuid(first["card"]),
         balance=first["balance"],
         punches_per_reward=first["per_reward"],
         reward_available=first["balance"] >= first["per_reward"],
-        recorded_at=_recorded_at(first["recorded_at"]),
+        recorded_at=stored_time(first["recorded_at"]),
         replayed=True,
     )
 

@@ -11,22 +11,19 @@ import base64
 import hashlib
 import re
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 from uuid import UUID, uuid4
 
 from cards.audit import Audit, audit_card
-from cards.customers import stored_device_key
-from cards.database import is_unique_violation, write_transaction
+from cards.database import is_unique_violation, stored_time, write_transaction
 from cards.errors import DomainError
 from cards.flags import card_code, raise_flag
 from cards.ledger import Entry, load_chain
 from cards.punches import insert_entry
 from cards.staff import StaffIdentity
-from cards.stamps import advance_counter, refuse_counter_regression
+from cards.stamps import advance_counter, refuse_counter_regression, verify_device_request
 from cards.tables import Flag, RedeemedPunch, Redemption
-from crypto.encoding import EncodingError, b64u_decode
-from crypto.jwk import InvalidSignature
 from crypto.keyring import Keyring
 from mobile_contract import redemptions as wire
 from mobile_contract.problems import Problem
@@ -58,12 +55,6 @@ def _code_hash(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
 
-def _utc(value: datetime | str) -> datetime:
-    # SQLite may hand back text or a naive UTC time.
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 async def request_code(
     *, customer_id: UUID, device_id: UUID, card_id: UUID, request: wire.RedemptionRequest, now: datetime
 ) -> wire.RedemptionCode:
@@ -79,17 +70,7 @@ async def request_code(
     if not rows or rows[0]["card_customer"] != customer_id:
         raise DomainError(Problem.NOT_FOUND, "No such card")
     row = rows[0]
-    if not row["device_active"]:
-        raise DomainError(Problem.INVALID_PROOF)
-    key = stored_device_key(row["public_key"])
-    try:
-        key.verify(b64u_decode(request.signature), wire.redemption_request_message(card_id, request.counter))
-    except (EncodingError, InvalidSignature) as exc:
-        raise DomainError(Problem.INVALID_PROOF) from exc
-    if row["card_status"] == "frozen":
-        raise DomainError(Problem.CARD_FROZEN)
-    if row["card_status"] != "active":
-        raise DomainError(Problem.CARD_INACTIVE)
+    verify_device_request(row, request.signature, wire.redemption_request_message(card_id, request.counter))
     if row["balance"] < row["per_reward"]:
         raise DomainError(
             Problem.NOT_ENOUGH_PUNCHES,
@@ -154,7 +135,7 @@ async def _retry(
     )
     # A retry follows its request within seconds; a request resent after its code's whole
     # lifetime is someone replaying it, not a phone that missed the answer.
-    if pending is None or now > _utc(pending["requested_at"]) + LIFETIME:
+    if pending is None or now > stored_time(pending["requested_at"]) + LIFETIME:
         return None
     redemption_id: UUID = pending["id"]
     await Redemption.update({Redemption.code_hash: code_hash, Redemption.expires_at: now + LIFETIME}).where(
@@ -182,7 +163,7 @@ async def redeem(
         raise DomainError(Problem.REDEMPTION_CODE_INVALID)
     if redemption["status"] != "pending":
         return await _answer_again(redemption, identity)
-    if now > _utc(redemption["expires_at"]):
+    if now > stored_time(redemption["expires_at"]):
         raise DomainError(Problem.REDEMPTION_CODE_EXPIRED)
     if redemption["card_status"] == "frozen":
         raise DomainError(Problem.CARD_FROZEN)
@@ -404,5 +385,5 @@ async def _granted(redemption: dict[str, Any]) -> wire.RedemptionResult:
         message=f"{redemption['reward_name']} for card {card_code(card_id)}: granted",
         punches_used=used,
         balance=balance,
-        decided_at=_utc(redemption["decided_at"]),
+        decided_at=stored_time(redemption["decided_at"]),
     )

@@ -18,7 +18,7 @@ import msgspec
 from piccolo.custom_types import Combinable
 
 from cards import staff, stores
-from cards.database import write_transaction
+from cards.database import stored_uuid, write_transaction
 from cards.errors import DomainError
 from cards.flags import card_code
 from cards.punches import append_void
@@ -93,14 +93,6 @@ def _check_window(since: datetime | None, until: datetime | None) -> None:
         raise DomainError(Problem.INVALID_REQUEST, "`since` must not be after `until`")
 
 
-def _uuid(value: Any) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
-
-
-def _opt_uuid(value: Any) -> UUID | None:
-    return None if value is None else _uuid(value)
-
-
 def _json(value: Any) -> Any:
     # JSON columns come back as text on both engines unless piccolo is asked to decode them.
     return msgspec.json.decode(value) if isinstance(value, str | bytes) else value
@@ -157,7 +149,7 @@ def _audit_entry(row: dict[str, Any]) -> wire.AuditEntry:
         actor_id=row["actor"],
         actor_name=row["actor_name"],
         subject_kind=row["subject_kind"],
-        subject_id=_uuid(row["subject_id"]),
+        subject_id=stored_uuid(row["subject_id"]),
         reason=row["reason"],
         details=details if isinstance(details, dict) else {"value": details},
         at=row["at"],
@@ -265,10 +257,10 @@ async def _flag_views(rows: Sequence[dict[str, Any]]) -> list[wire.FlagView]:
             LedgerEntry.staff.name.as_alias("staff_name"),
             LedgerEntry.scanner,
         ).where(LedgerEntry.id.is_in(punch_ids)):
-            punches[_uuid(punch["id"])] = punch
+            punches[stored_uuid(punch["id"])] = punch
     by_flag: dict[UUID, list[UUID]] = defaultdict(list)
     for n in named:
-        by_flag[_uuid(n["flag"])].append(_uuid(n["punch"]))
+        by_flag[stored_uuid(n["flag"])].append(stored_uuid(n["punch"]))
     never = datetime.max.replace(tzinfo=UTC)
     views = []
     for row in rows:
@@ -340,7 +332,7 @@ async def review_flag(
     The flag is claimed by one conditional UPDATE on `status = 'open'`, so of two owners
     deciding at once exactly one acts; the other gets FLAG_ALREADY_REVIEWED.
     """
-    named = [_uuid(r["punch"]) for r in await FlagPunch.select(FlagPunch.punch).where(FlagPunch.flag == flag_id)]
+    named = [stored_uuid(r["punch"]) for r in await FlagPunch.select(FlagPunch.punch).where(FlagPunch.flag == flag_id)]
     async with write_transaction():
         claimed = await (
             Flag.update(
@@ -388,7 +380,7 @@ async def _void(punch_ids: list[UUID], actor: StaffIdentity, now: datetime, keyr
         LedgerEntry.id.is_in(punch_ids) & (LedgerEntry.kind == "punch")
     )
     voided = []
-    for row in sorted(rows, key=lambda r: punch_ids.index(_uuid(r["id"]))):
+    for row in sorted(rows, key=lambda r: punch_ids.index(stored_uuid(r["id"]))):
         void_id = await append_void(
             card_id=row["card"],
             punch_id=row["id"],
@@ -463,16 +455,16 @@ async def _entries(card_id: UUID, open_flags: dict[UUID, list[UUID]]) -> list[wi
         .where(LedgerEntry.card == card_id)
         .order_by(LedgerEntry.seq)
     )
-    voided_by = {_uuid(r["voids"]): r["id"] for r in rows if r["kind"] == "void" and r["voids"] is not None}
+    voided_by = {stored_uuid(r["voids"]): r["id"] for r in rows if r["kind"] == "void" and r["voids"] is not None}
     redeemed_by = {
-        _uuid(r["punch"]): r["redemption"]
+        stored_uuid(r["punch"]): r["redemption"]
         for r in await RedeemedPunch.select(RedeemedPunch.punch, RedeemedPunch.redemption).where(
             RedeemedPunch.card == card_id
         )
     }
     named: dict[UUID, list[UUID]] = defaultdict(list)
     for r in await FlagPunch.select(FlagPunch.flag, FlagPunch.punch).where(FlagPunch.flag._.card == card_id):
-        named[_uuid(r["punch"])].append(_uuid(r["flag"]))
+        named[stored_uuid(r["punch"])].append(stored_uuid(r["flag"]))
     held = {p for punches in open_flags.values() for p in punches}
     return [
         wire.TimelineEntry(
@@ -489,7 +481,7 @@ async def _entries(card_id: UUID, open_flags: dict[UUID, list[UUID]]) -> list[wi
             receipt=r["receipt"],
             amount_cents=r["amount_cents"],
             items=r["items"],
-            voids=_opt_uuid(r["voids"]),
+            voids=stored_uuid(r["voids"]),
             voided=r["id"] in voided_by,
             voided_by=voided_by.get(r["id"]),
             redeemed_by=redeemed_by.get(r["id"]),
@@ -536,7 +528,7 @@ async def card_timeline(business_id: UUID, card_id: UUID) -> wire.CardTimeline:
         .order_by(Redemption.requested_at)
     )
     # About this card: the card itself, its flags, and its customer's phones.
-    subjects = [card_id, *(f.id for f in flags), *(_uuid(d["id"]) for d in devices)]
+    subjects = [card_id, *(f.id for f in flags), *(stored_uuid(d["id"]) for d in devices)]
     audit = await (
         AuditLog.select(*_AUDIT_COLUMNS)
         .where((AuditLog.business == business_id) & AuditLog.subject_id.is_in(subjects))
@@ -563,7 +555,7 @@ async def card_timeline(business_id: UUID, card_id: UUID) -> wire.CardTimeline:
                 reasons=[str(reason) for reason in (_json(r["reasons"]) or [])],
                 store_name=r["store_name"],
                 cashier_name=r["staff_name"],
-                entry_id=_opt_uuid(r["entry"]),
+                entry_id=stored_uuid(r["entry"]),
             )
             for r in redemptions
         ],
@@ -816,19 +808,19 @@ async def export_punches(business_id: UUID, search: PunchFilter) -> str:
         .limit(MAX_EXPORT_ROWS)
     )
     voided = {
-        _uuid(r["voids"])
+        stored_uuid(r["voids"])
         for r in await LedgerEntry.select(LedgerEntry.voids).where(of_business & (LedgerEntry.kind == "void"))
         if r["voids"] is not None
     }
     redeemed_where: Combinable = RedeemedPunch.card._.program._.business == business_id
     if search.card_id is not None:
         redeemed_where &= RedeemedPunch.card == search.card_id
-    redeemed = {_uuid(r["punch"]) for r in await RedeemedPunch.select(RedeemedPunch.punch).where(redeemed_where)}
+    redeemed = {stored_uuid(r["punch"]) for r in await RedeemedPunch.select(RedeemedPunch.punch).where(redeemed_where)}
     open_rules: dict[UUID, set[str]] = defaultdict(set)
     for r in await FlagPunch.select(FlagPunch.punch, FlagPunch.flag._.rule.as_alias("rule")).where(
         (FlagPunch.flag._.business == business_id) & (FlagPunch.flag._.status == "open")
     ):
-        open_rules[_uuid(r["punch"])].add(r["rule"])
+        open_rules[stored_uuid(r["punch"])].add(r["rule"])
     return to_csv(
         PUNCH_CSV_HEADER,
         (

@@ -25,13 +25,14 @@ import math
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
 import msgspec
 
+from cards.database import stored_time, stored_uuid
 from cards.flags import card_code, raise_flag
 from cards.programs import risk_thresholds
 from cards.tables import Flag, LedgerEntry, RedeemedPunch, Scanner, Staff
@@ -162,7 +163,7 @@ def excess(ctx: dict[str, Any], now: datetime, card_id: UUID) -> Excess | None:
     The caller refuses or flags the excess, as the program's `excess_policy` says.
     """
     code = card_code(card_id)
-    last = _as_datetime(ctx["last_punch_at"])
+    last = stored_time(ctx["last_punch_at"])
     if last is not None and ctx["cooldown_s"] and (now - last).total_seconds() < ctx["cooldown_s"]:
         seconds = int((now - last).total_seconds())
         return Excess(
@@ -277,12 +278,12 @@ async def assess_punch(
 async def _impossible_travel(punch: _Punch) -> UUID | None:
     """T4: the card's previous standing punch was at a store too far away for the time between."""
     ctx, limits = punch.ctx, punch.thresholds
-    if ctx["prev_id"] is None or ctx["prev_store"] is None or _uuid(ctx["prev_store"]) == punch.store_id:
+    if ctx["prev_id"] is None or ctx["prev_store"] is None or stored_uuid(ctx["prev_store"]) == punch.store_id:
         return None
     km = haversine_km(ctx["prev_latitude"], ctx["prev_longitude"], ctx["latitude"], ctx["longitude"])
     if km <= limits.travel_min_km:
         return None
-    before = _as_datetime(ctx["prev_at"])
+    before = stored_time(ctx["prev_at"])
     assert before is not None, "every punch has a recorded_at"
     elapsed = (punch.now - before).total_seconds()
     kmh = math.inf if elapsed <= 0 else km / (elapsed / 3600)
@@ -310,7 +311,7 @@ async def _impossible_travel(punch: _Punch) -> UUID | None:
             "max_kmh": limits.travel_max_kmh,
         },
         now=punch.now,
-        punch_ids=[_uuid(ctx["prev_id"]), punch.id],
+        punch_ids=[stored_uuid(ctx["prev_id"]), punch.id],
     )
 
 
@@ -353,9 +354,9 @@ async def _staff_card(punch: _Punch) -> UUID | None:
     """
     if punch.ctx["card_staff"] is None:
         return None
-    holder = _uuid(punch.ctx["card_staff"])
+    holder = stored_uuid(punch.ctx["card_staff"])
     names = {
-        _uuid(row["id"]): row["name"]
+        stored_uuid(row["id"]): row["name"]
         for row in await Staff.select(Staff.id, Staff.name).where(Staff.id.is_in([holder, punch.staff_id]))
     }
     return await raise_flag(
@@ -413,7 +414,7 @@ async def _scanner_burst(punch: _Punch) -> UUID | None:
         ),
         evidence={"window_s": limits.burst_window_s, "punches": len(punches)},
         now=punch.now,
-        punch_ids=[_uuid(p["id"]) for p in punches],
+        punch_ids=[stored_uuid(p["id"]) for p in punches],
     )
 
 
@@ -432,7 +433,7 @@ async def _cashier_concentration(punch: _Punch) -> UUID | None:
     rows = await LedgerEntry.raw(
         _CONCENTRATION_SQL, punch.staff_id, since, limits.concentration_cards, punch.staff_id, since
     )
-    cards = list(dict.fromkeys(_uuid(row["card"]) for row in rows))
+    cards = list(dict.fromkeys(stored_uuid(row["card"]) for row in rows))
     staff = await Staff.select(Staff.name).where(Staff.id == punch.staff_id).first()
     name = staff["name"] if staff else "unknown"
     days = limits.concentration_window_days
@@ -449,7 +450,7 @@ async def _cashier_concentration(punch: _Punch) -> UUID | None:
         ),
         evidence={"card_ids": [str(c) for c in cards], "punches": total, "on_top_cards": len(rows)},
         now=punch.now,
-        punch_ids=[_uuid(row["id"]) for row in rows],
+        punch_ids=[stored_uuid(row["id"]) for row in rows],
     )
 
 
@@ -465,7 +466,7 @@ async def assess_new_card(card_id: UUID, customer_id: UUID, program_id: UUID, no
     thresholds = risk_thresholds(rows[0]["risk"])
     if len(rows) <= thresholds.cards_per_contact:
         return None
-    others = [row for row in rows if _uuid(row["card"]) != card_id]
+    others = [row for row in rows if stored_uuid(row["card"]) != card_id]
     same_email = any(row["same_email"] for row in others)
     same_phone = any(row["same_phone"] for row in others)
     contact = " or ".join(
@@ -473,14 +474,14 @@ async def assess_new_card(card_id: UUID, customer_id: UUID, program_id: UUID, no
     )
     allowed = thresholds.cards_per_contact
     return await raise_flag(
-        business_id=_uuid(rows[0]["business"]),
+        business_id=stored_uuid(rows[0]["business"]),
         card_id=card_id,
         rule="shared_contact",
         severity="medium",
         explanation=(
             f"Card {card_code(card_id)} joined {rows[0]['program_name']} with the same {contact} as "
             f"{len(others)} other {'card' if len(others) == 1 else 'cards'}: "
-            f"{', '.join(card_code(_uuid(row['card'])) for row in others)}; the program allows "
+            f"{', '.join(card_code(stored_uuid(row['card'])) for row in others)}; the program allows "
             f"{allowed} {'card' if allowed == 1 else 'cards'} per e-mail address or phone number."
         ),
         evidence={
@@ -507,7 +508,7 @@ async def assess_refund(
         return None
     punch = await LedgerEntry.select(LedgerEntry.receipt).where(LedgerEntry.id == punch_id).first()
     receipt = punch["receipt"] if punch else "?"
-    decided = _as_datetime(used["decided_at"])
+    decided = stored_time(used["decided_at"])
     when = f" on {decided:%Y-%m-%d}" if decided else ""
     return await raise_flag(
         business_id=business_id,
@@ -549,15 +550,3 @@ def _opening_hours(stored: Any) -> list[OpeningPeriod]:
     if isinstance(stored, str | bytes):
         return msgspec.json.decode(stored or b"[]", type=list[OpeningPeriod])
     return msgspec.convert(stored or [], list[OpeningPeriod])
-
-
-def _as_datetime(value: Any) -> datetime | None:
-    # Raw SELECTs of computed columns come back as text from SQLite.
-    if value is None or isinstance(value, datetime):
-        return value
-    moment = datetime.fromisoformat(str(value))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _uuid(value: Any) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))

@@ -8,7 +8,7 @@ freezes the card and raises a flag; the owner decides.
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NoReturn
+from typing import Any, NoReturn
 from uuid import UUID
 
 from cards.customers import stored_device_key
@@ -45,6 +45,24 @@ def _issued(text: str) -> IssuedStamp:
     return IssuedStamp(text, decode_stamp(text)[0])
 
 
+def verify_device_request(row: dict[str, Any], signature: str, message: bytes) -> None:
+    """What a stamp request and a redemption request both prove: the bound, active device
+    signed `message` (row: `device_active`, `public_key`), for a card that is active
+    (`card_status`). A frozen card is refused only after the proof, so that its state is
+    no oracle for someone without the key."""
+    if not row["device_active"]:
+        raise DomainError(Problem.INVALID_PROOF)
+    key = stored_device_key(row["public_key"])
+    try:
+        key.verify(b64u_decode(signature), message)
+    except (EncodingError, InvalidSignature) as exc:
+        raise DomainError(Problem.INVALID_PROOF) from exc
+    if row["card_status"] == "frozen":
+        raise DomainError(Problem.CARD_FROZEN)
+    if row["card_status"] != "active":
+        raise DomainError(Problem.CARD_INACTIVE)
+
+
 async def issue_stamp(
     *,
     customer_id: UUID,
@@ -59,17 +77,7 @@ async def issue_stamp(
     if not rows or rows[0]["card_customer"] != customer_id:
         raise DomainError(Problem.NOT_FOUND, "No such card")
     row = rows[0]
-    if not row["device_active"]:
-        raise DomainError(Problem.INVALID_PROOF)
-    key = stored_device_key(row["public_key"])
-    try:
-        key.verify(b64u_decode(request.signature), stamp_request_message(card_id, request.counter))
-    except (EncodingError, InvalidSignature) as exc:
-        raise DomainError(Problem.INVALID_PROOF) from exc
-    if row["card_status"] == "frozen":
-        raise DomainError(Problem.CARD_FROZEN)
-    if row["card_status"] != "active":
-        raise DomainError(Problem.CARD_INACTIVE)
+    verify_device_request(row, request.signature, stamp_request_message(card_id, request.counter))
 
     stamp = Stamp(
         kid=keyring.active.kid,
