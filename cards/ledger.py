@@ -24,7 +24,11 @@ _CONTEXT = b"punchguard-ledger-v1\n"
 
 
 class EntryBody(msgspec.Struct, frozen=True, array_like=True):
-    """What an entry's hash covers, in a fixed order; times as integer microseconds."""
+    """What an entry's hash covers, in a fixed order; times as integer microseconds.
+
+    A field added later goes last and is left out of the hashed array while it is empty
+    (see `Entry.digest`), so entries written before the field existed keep their hash.
+    """
 
     card: str
     seq: int
@@ -41,7 +45,7 @@ class EntryBody(msgspec.Struct, frozen=True, array_like=True):
     stamp_issued_at_us: int | None
     recorded_at_us: int
     prev_hash: str
-    consumes: str | None
+    consumes: str | None = None
 
 
 _encoder = msgspec.json.Encoder()
@@ -99,7 +103,10 @@ class Entry:
         )
 
     def digest(self) -> str:
-        return hashlib.sha256(_CONTEXT + _encoder.encode(self.body())).hexdigest()
+        fields = msgspec.structs.astuple(self.body())
+        if fields[-1] is None:  # `consumes`, added later: absent from entries that have none
+            fields = fields[:-1]
+        return hashlib.sha256(_CONTEXT + _encoder.encode(fields)).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 from uuid import UUID
 
 from cards.customers import stored_device_key
-from cards.database import write_transaction
+from cards.database import stored_uuid, write_transaction
 from cards.errors import DomainError
 from cards.flags import card_code, raise_flag
 from cards.tables import Card, Device
@@ -142,21 +142,37 @@ async def refuse_counter_regression(
 ) -> NoReturn:
     """A counter that repeats or goes back (T3): freeze the card, flag it, answer COUNTER_REGRESSED.
 
+    The counter belongs to the phone, not to the card: a copy of the key can use any of
+    its holder's cards, in any program. So every card of the phone's holder is frozen and
+    flagged (each in its own business), not only the one that showed the signal.
     Call it outside any transaction that will roll back: the freeze and the flag must stay.
     """
+    holder = Device.select(Device.customer).where(Device.id == device_id)
+    cards = await Card.select(Card.id, Card.program.business.as_alias("business")).where(Card.customer.is_in(holder))
+    signal = (
+        f"Card {card_code(card_id)} asked for {asked_for} with counter {counter} after its phone had "
+        f"already used counter {last_counter}: the phone's key may have been copied to another phone."
+    )
+    evidence = {"device_id": str(device_id), "counter": counter, "last_counter": last_counter}
     async with write_transaction():
-        await Card.update({Card.status: "frozen"}).where(Card.id == card_id)
-        await raise_flag(
-            business_id=business_id,
-            card_id=card_id,
-            rule="counter_regression",
-            severity="high",
-            now=now,
-            explanation=(
-                f"Card {card_code(card_id)} asked for {asked_for} with counter {counter} after its phone had "
-                f"already used counter {last_counter}: the phone's key may have been copied to another "
-                "phone. The card is frozen until you review it."
-            ),
-            evidence={"device_id": str(device_id), "counter": counter, "last_counter": last_counter},
+        await Card.update({Card.status: "frozen"}).where(
+            Card.id.is_in([card_id, *(row["id"] for row in cards)]) & (Card.status == "active")
         )
+        for row in cards or [{"id": card_id, "business": business_id}]:
+            this = stored_uuid(row["id"])
+            explanation = (
+                f"{signal} The card is frozen until you review it."
+                if this == card_id
+                else f"Card {card_code(this)} belongs to the same phone, whose key may have been copied. {signal} "
+                "Every card of that phone is frozen until you review it."
+            )
+            await raise_flag(
+                business_id=stored_uuid(row["business"]),
+                card_id=this,
+                rule="counter_regression",
+                severity="high",
+                now=now,
+                explanation=explanation,
+                evidence=evidence,
+            )
     raise DomainError(Problem.COUNTER_REGRESSED)

@@ -177,6 +177,33 @@ async def test_a_repeated_counter_freezes_the_card_and_raises_a_flag(client: htt
     assert refused.json()["type"] == Problem.CARD_FROZEN.type
 
 
+async def test_a_clone_signal_freezes_every_card_of_the_phone(client: httpx.AsyncClient, till: Till) -> None:
+    """T3: the counter is the phone's, so a copy of its key could use any of the holder's cards."""
+    cafe, _ = till
+    customer = await new_customer(client, cafe)
+    tea = await client.post("/v1/programs", headers=cafe.owner, json={"name": "Tea card", "reward_name": "Free tea"})
+    assert tea.status_code == 201, tea.text
+    joined = await client.post("/v1/me/cards", headers=customer.headers, json={"program_id": tea.json()["id"]})
+    assert joined.status_code == 201, joined.text
+    tea_card = joined.json()["id"]
+    for _ in range(3):
+        await customer.stamp()
+    clone = await client.post(
+        f"/v1/me/cards/{customer.card_id}/stamps",
+        headers=customer.headers,
+        json=customer.phone.stamp_request(customer.card_id, counter=2),
+    )
+    assert clone.json()["type"] == Problem.COUNTER_REGRESSED.type
+    refused = await client.post(
+        f"/v1/me/cards/{tea_card}/stamps", headers=customer.headers, json=customer.phone.stamp_request(tea_card)
+    )
+    assert refused.status_code == 409 and refused.json()["type"] == Problem.CARD_FROZEN.type
+    flags = await Flag.select(Flag.card, Flag.rule, Flag.explanation).where(Flag.rule == "counter_regression")
+    assert {str(f["card"]) for f in flags} == {customer.card_id, tea_card}
+    other = next(f for f in flags if str(f["card"]) == tea_card)
+    assert "same phone" in other["explanation"]
+
+
 async def test_resending_the_same_stamp_request_returns_the_same_stamp(client: httpx.AsyncClient, till: Till) -> None:
     cafe, _ = till
     customer = await new_customer(client, cafe)
