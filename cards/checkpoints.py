@@ -40,11 +40,18 @@ def day_window(day: date, time_zone: str) -> tuple[datetime, datetime]:
     """The UTC instants [start, end) of a local calendar day; 23 or 25 hours long across a DST change.
 
     Each day's end is computed exactly as the next day's start, so consecutive days never
-    overlap or leave a gap, whatever the zone does at midnight.
+    overlap or leave a gap, whatever the zone does at midnight. A day at the very edge of
+    the calendar, whose window cannot be expressed in UTC, is DomainError(INVALID_REQUEST).
     """
     zone = _zone(time_zone)
-    start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    try:
+        start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    except OverflowError as exc:
+        # 9999-12-31 has no next day, and 0001-01-01 east of UTC starts before year 1 in UTC.
+        raise DomainError(
+            Problem.INVALID_REQUEST, f"{day.isoformat()} in {time_zone} is outside the calendar this server can check"
+        ) from exc
     return start, end
 
 

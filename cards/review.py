@@ -23,7 +23,18 @@ from cards.errors import DomainError
 from cards.flags import card_code
 from cards.punches import append_void
 from cards.staff import StaffIdentity
-from cards.tables import AuditLog, Card, Customer, Device, Flag, FlagPunch, LedgerEntry, RedeemedPunch, Redemption
+from cards.tables import (
+    AuditLog,
+    Card,
+    Customer,
+    Device,
+    Flag,
+    FlagPunch,
+    LedgerEntry,
+    RedeemedPunch,
+    Redemption,
+    Staff,
+)
 from crypto.keyring import Keyring
 from mobile_contract import review as wire
 from mobile_contract import stores as wire_stores
@@ -40,8 +51,9 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 class FlagFilter:
     """Which flags to list: every field narrows the list; `since <= created_at < until`.
 
-    `store_id` and `staff_id` match a flag that names the store or cashier itself, or one
-    of whose punches was made there or by them (the daily-cap rule names only the punch).
+    `store_id`, `staff_id` and `card_id` match a flag that names the store, cashier or card
+    itself, or one of whose punches was made there, by them or on it (the daily-cap rule
+    names only the punch; a cashier's or scanner's pattern names no card).
     """
 
     store_id: UUID | None = None
@@ -218,7 +230,8 @@ def _flag_where(business_id: UUID, search: FlagFilter) -> Combinable:
     _check_window(since, until)
     where: Combinable = Flag.business == business_id
     if search.card_id is not None:
-        where &= Flag.card == search.card_id
+        # A flag about several cards (a cashier's or scanner's pattern) names no card, only punches.
+        where &= (Flag.card == search.card_id) | _punches_where(LedgerEntry.card, search.card_id)
     if search.rule is not None:
         where &= Flag.rule == search.rule
     if search.status is not None:
@@ -330,8 +343,10 @@ async def review_flag(
     """Approve a flag (its punches count again) or reject it (its punches are voided).
 
     The flag is claimed by one conditional UPDATE on `status = 'open'`, so of two owners
-    deciding at once exactly one acts; the other gets FLAG_ALREADY_REVIEWED.
+    deciding at once exactly one acts; the other gets FLAG_ALREADY_REVIEWED. Nobody decides
+    a flag about their own punches or card (see `_refuse_own_flag`): FORBIDDEN.
     """
+    await _refuse_own_flag(actor, flag_id)
     named = [stored_uuid(r["punch"]) for r in await FlagPunch.select(FlagPunch.punch).where(FlagPunch.flag == flag_id)]
     async with write_transaction():
         claimed = await (
@@ -371,6 +386,65 @@ async def review_flag(
     # which a transaction holding the claim could not do on PostgreSQL.
     voided = await _void(named, actor, now, keyring) if decision == "rejected" else []
     return wire.FlagReviewed(flag=await get_flag(actor.business_id, flag_id), voided=voided)
+
+
+# --- separation of duties ------------------------------------------------------------------
+#
+# Nobody clears suspicion of themselves. A manager may not approve or reject a flag about
+# their own punching (the flag names them, or one of its punches was made by them) or about
+# their own card (a card whose customer has the manager's e-mail), nor unfreeze their own
+# card. An owner answers to nobody in the business and may be its only reviewer, so an owner
+# is refused only for a flag about their own punching, and only while another active owner
+# exists who can decide it instead.
+
+_OWN_PUNCHES = "Someone else must review a flag about your own punches"
+_OWN_CARD_FLAG = "Someone else must review a flag about your own card"
+_OWN_CARD = "Someone else must unfreeze your own card"
+
+
+async def _another_active_owner(actor: StaffIdentity) -> bool:
+    return bool(
+        await Staff.exists().where(
+            (Staff.business == actor.business_id)
+            & (Staff.role == "owner")
+            & Staff.active.eq(True)
+            & (Staff.id != actor.staff_id)
+        )
+    )
+
+
+async def _holds_card(actor: StaffIdentity, card_ids: set[UUID]) -> bool:
+    """Whether one of `card_ids` belongs to a customer with the actor's e-mail (both are kept lower-case)."""
+    me = await Staff.select(Staff.email).where(Staff.id == actor.staff_id).first()
+    if me is None or not me["email"] or not card_ids:
+        return False
+    return bool(
+        await Card.exists().where(Card.id.is_in(list(card_ids)) & (Card.customer._.email == str(me["email"]).lower()))
+    )
+
+
+async def _refuse_own_flag(actor: StaffIdentity, flag_id: UUID) -> None:
+    """FORBIDDEN when `actor` may not decide this flag (see above); NOT_FOUND for another business's flag."""
+    flag = (
+        await Flag.select(Flag.staff, Flag.card)
+        .where((Flag.id == flag_id) & (Flag.business == actor.business_id))
+        .first()
+    )
+    if flag is None:
+        raise DomainError(Problem.NOT_FOUND, "No such flag")
+    punches = await LedgerEntry.select(LedgerEntry.staff, LedgerEntry.card).where(
+        LedgerEntry.id.is_in(FlagPunch.select(FlagPunch.punch).where(FlagPunch.flag == flag_id))
+    )
+    own_punching = actor.staff_id in {stored_uuid(flag["staff"]), *(stored_uuid(p["staff"]) for p in punches)}
+    if actor.role == "owner":
+        if own_punching and await _another_active_owner(actor):
+            raise DomainError(Problem.FORBIDDEN, _OWN_PUNCHES)
+        return
+    if own_punching:
+        raise DomainError(Problem.FORBIDDEN, _OWN_PUNCHES)
+    cards = {stored_uuid(c) for c in (flag["card"], *(p["card"] for p in punches)) if c is not None}
+    if await _holds_card(actor, cards):
+        raise DomainError(Problem.FORBIDDEN, _OWN_CARD_FLAG)
 
 
 async def _void(punch_ids: list[UUID], actor: StaffIdentity, now: datetime, keyring: Keyring) -> list[wire.VoidedPunch]:
@@ -434,7 +508,7 @@ def _overview(card: dict[str, Any], entries: list[wire.TimelineEntry]) -> wire.C
     )
 
 
-async def _entries(card_id: UUID, open_flags: dict[UUID, list[UUID]]) -> list[wire.TimelineEntry]:
+async def _entries(business_id: UUID, card_id: UUID, open_flags: dict[UUID, list[UUID]]) -> list[wire.TimelineEntry]:
     rows = await (
         LedgerEntry.select(
             LedgerEntry.id,
@@ -463,7 +537,11 @@ async def _entries(card_id: UUID, open_flags: dict[UUID, list[UUID]]) -> list[wi
         )
     }
     named: dict[UUID, list[UUID]] = defaultdict(list)
-    for r in await FlagPunch.select(FlagPunch.flag, FlagPunch.punch).where(FlagPunch.flag._.card == card_id):
+    # Whatever card the flag names, if any: a cashier's or scanner's pattern names none.
+    for r in await FlagPunch.select(FlagPunch.flag, FlagPunch.punch).where(
+        FlagPunch.punch.is_in(LedgerEntry.select(LedgerEntry.id).where(LedgerEntry.card == card_id))
+        & (FlagPunch.flag._.business == business_id)
+    ):
         named[stored_uuid(r["punch"])].append(stored_uuid(r["flag"]))
     held = {p for punches in open_flags.values() for p in punches}
     return [
@@ -494,7 +572,9 @@ async def _entries(card_id: UUID, open_flags: dict[UUID, list[UUID]]) -> list[wi
 
 async def card_timeline(business_id: UUID, card_id: UUID) -> wire.CardTimeline:
     """The owner's whole picture of one card: who holds it, which phones, every ledger entry
-    with its store, cashier and scanner, its flags, redemptions and the audit entries about it."""
+    with its store, cashier and scanner, its flags (those naming the card or one of its
+    punches), redemptions and this business's audit entries about it. The phones are listed
+    because they are the customer's; the customer's cards at other businesses are not shown."""
     card = await _card_row(business_id, card_id)
     customer = (
         await Customer.select(Customer.id, Customer.display_name, Customer.email, Customer.phone, Customer.created_at)
@@ -507,12 +587,12 @@ async def card_timeline(business_id: UUID, card_id: UUID) -> wire.CardTimeline:
     )
     flag_rows = await (
         Flag.select(*_FLAG_COLUMNS)
-        .where((Flag.card == card_id) & (Flag.business == business_id))
+        .where(_flag_where(business_id, FlagFilter(card_id=card_id)))
         .order_by(Flag.created_at, Flag.id, ascending=False)
     )
     flags = await _flag_views(flag_rows)
     open_flags = {f.id: f.punch_ids for f in flags if f.status == "open"}
-    entries = await _entries(card_id, open_flags)
+    entries = await _entries(business_id, card_id, open_flags)
     redemptions = await (
         Redemption.select(
             Redemption.id,
@@ -569,11 +649,14 @@ async def set_card_frozen(
     """Freeze a card (no stamps, punches or free items until unfrozen) or unfreeze it.
 
     Freezing a frozen card, or unfreezing an active one, changes nothing and logs nothing.
-    A closed card stays closed.
+    A closed card stays closed. A manager may not unfreeze their own card: FORBIDDEN.
     """
     card = await _card_row(actor.business_id, card_id)
     if card["status"] not in ("active", "frozen"):
         raise DomainError(Problem.CARD_INACTIVE)
+    # Separation of duties (see `_refuse_own_flag`): a manager may freeze their own card, not unfreeze it.
+    if not frozen and actor.role != "owner" and await _holds_card(actor, {stored_uuid(card["id"])}):
+        raise DomainError(Problem.FORBIDDEN, _OWN_CARD)
     before, after = ("active", "frozen") if frozen else ("frozen", "active")
     async with write_transaction():
         changed = (
@@ -620,13 +703,29 @@ def _device(row: dict[str, Any]) -> wire.DeviceView:
 async def revoke_device(actor: StaffIdentity, device_id: UUID, reason: str, now: datetime) -> wire.DeviceView:
     """Unbind a customer's phone: it gets no more stamps or redemption codes, and stamps it
     already showed are refused at the till. A phone belongs to this business if one of its
-    customer's cards is in one of the business's programs; any other phone reads as missing."""
-    row = await Device.select(*_DEVICE_COLUMNS).where(Device.id == device_id).first()
-    if row is None or not await Card.exists().where(
-        (Card.customer == row["customer"]) & (Card.program._.business == actor.business_id)
-    ):
-        raise DomainError(Problem.NOT_FOUND, "No such device")
+    customer's cards is in one of the business's programs; any other phone reads as missing.
+
+    A phone is one for all of its customer's cards, whichever business runs their programs:
+    revoking it would also disable it at every other café. So a business may revoke only a
+    phone all of whose customer's cards are its own; otherwise DEVICE_SHARED, and the owner
+    freezes the card instead.
+    """
     async with write_transaction():
+        row = await Device.select(*_DEVICE_COLUMNS).where(Device.id == device_id).first()
+        businesses = (
+            set()
+            if row is None
+            else {
+                stored_uuid(c["business"])
+                for c in await Card.select(Card.program._.business.as_alias("business")).where(
+                    Card.customer == row["customer"]
+                )
+            }
+        )
+        if actor.business_id not in businesses:
+            raise DomainError(Problem.NOT_FOUND, "No such device")
+        if businesses != {actor.business_id}:
+            raise DomainError(Problem.DEVICE_SHARED)
         changed = (
             await Device.update({Device.active: False})
             .where((Device.id == device_id) & Device.active.eq(True))

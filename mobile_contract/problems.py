@@ -42,6 +42,9 @@ class Problem(Enum):
     INVALID_PUBLIC_KEY = _Problem("invalid-public-key", 400, "The public key is not a usable Ed25519 or P-256 key")
     INVALID_PROOF = _Problem("invalid-proof", 401, "The signature does not prove possession of the device key")
     DEVICE_ALREADY_ENROLLED = _Problem("device-already-enrolled", 409, "This device key is already enrolled")
+    DEVICE_SHARED = _Problem(
+        "device-shared", 409, "This phone also holds cards at another business; freeze the card instead"
+    )
 
     # The café's set-up.
     INVALID_TIME_ZONE = _Problem("invalid-time-zone", 400, "Unknown IANA time zone")

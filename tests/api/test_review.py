@@ -281,6 +281,170 @@ async def test_two_owners_deciding_at_once_act_once(client: Client, till: Till, 
     assert len(await audit(client, cafe, subject_id=flag["id"])) == 1
 
 
+async def test_a_flag_naming_no_card_shows_on_the_card_of_its_punches(
+    client: Client, till: Till, clock: FakeClock
+) -> None:
+    cafe, cashier = till
+    customer = await new_customer(client, cafe)
+    bystander = await new_customer(client, cafe)
+    punches = [await punch(client, cashier, customer, clock, f"R-{n}") for n in (1, 2)]
+    await punch(client, cashier, bystander, clock, "R-3")
+    burst = await raise_flag(
+        business_id=UUID(cafe.business_id),
+        rule="scanner_burst",
+        severity="medium",
+        explanation="Till 1 punched in a burst.",
+        evidence={},
+        now=clock(),
+        scanner_id=UUID(cafe.scanner_id),
+        punch_ids=[UUID(punches[1])],
+    )
+    # Another business's flag naming this card's punch is none of this business's concern.
+    rival = Business(name="Rival Roasters")
+    await rival.save()
+    await raise_flag(
+        business_id=rival.id,
+        rule="scanner_burst",
+        severity="medium",
+        explanation="Rival's flag",
+        evidence={},
+        now=clock(),
+        punch_ids=[UUID(punches[0])],
+    )
+
+    story = await timeline(client, cafe, customer.card_id)
+    assert [f["id"] for f in story["flags"]] == [str(burst)] and story["flags"][0]["card_id"] is None
+    assert [(e["flag_ids"], e["under_review"]) for e in story["entries"]] == [([], False), ([str(burst)], True)]
+    assert (story["card"]["balance"], story["card"]["under_review"]) == (1, 1)
+    assert [a["subject_id"] for a in story["audit"]] == []
+
+    async def listed(card_id: str) -> list[str]:
+        response = await client.get("/v1/flags", headers=cafe.owner, params={"card_id": card_id})
+        assert response.status_code == 200, response.text
+        return [f["id"] for f in response.json()["flags"]]
+
+    assert await listed(customer.card_id) == [str(burst)]
+    assert await listed(bystander.card_id) == []
+    exported = parse_csv(
+        await client.get("/v1/exports/flags.csv", headers=cafe.owner, params={"card_id": customer.card_id})
+    )
+    assert [r["flag_id"] for r in exported] == [str(burst)]
+    assert (
+        parse_csv(await client.get("/v1/exports/flags.csv", headers=cafe.owner, params={"card_id": bystander.card_id}))
+        == []
+    )
+
+    approved = await client.post(f"/v1/flags/{burst}/approve", headers=cafe.owner, json={"reason": "Rush hour"})
+    assert approved.status_code == 200, approved.text
+    after = await timeline(client, cafe, customer.card_id)
+    assert (after["card"]["balance"], after["card"]["under_review"]) == (2, 0)
+    assert [(a["action"], a["subject_id"]) for a in after["audit"]] == [("flag.approve", str(burst))]
+
+
+# --- nobody clears suspicion of themselves -------------------------------------------------
+
+OWN_PUNCHES = "Someone else must review a flag about your own punches"
+
+
+async def test_a_manager_cannot_review_a_flag_about_their_own_punches(
+    client: Client, till: Till, clock: FakeClock
+) -> None:
+    cafe, _ = till
+    member = await cafe.add_staff("manager", "manager@cafe.test")
+    manager = bearer((await cafe.log_in("manager@cafe.test"))["access_token"])
+    manager_at_till = bearer((await cafe.log_in("manager@cafe.test", at_scanner=True))["access_token"])
+    customer = await new_customer(client, cafe)
+    _, flag = await over_the_daily_cap(client, cafe, manager_at_till, customer, clock)
+    named = await raise_flag(
+        business_id=UUID(cafe.business_id),
+        rule="cashier_concentration",
+        severity="medium",
+        explanation="The manager's punches concentrate on 2 cards.",
+        evidence={},
+        now=clock(),
+        staff_id=UUID(member["id"]),
+    )
+    for flag_id in (flag["id"], str(named)):
+        for decision in ("approve", "reject"):
+            response = await client.post(f"/v1/flags/{flag_id}/{decision}", headers=manager, json={"reason": "Mine"})
+            assert_problem(response, Problem.FORBIDDEN)
+            assert response.json()["detail"] == OWN_PUNCHES
+    assert {f["status"] for f in (await client.get("/v1/flags", headers=cafe.owner)).json()["flags"]} == {"open"}
+    assert (await customer.card())["balance"] == 4, "nothing was voided"
+    assert await AuditLog.count() == 0
+    approved = await client.post(f"/v1/flags/{flag['id']}/approve", headers=cafe.owner, json={"reason": "Checked"})
+    assert approved.status_code == 200, approved.text
+
+
+async def test_an_owner_reviews_their_own_punches_only_when_no_other_owner_can(
+    client: Client, till: Till, clock: FakeClock
+) -> None:
+    cafe, _ = till
+    owner_at_till = bearer((await cafe.log_in("owner@cafe.test", at_scanner=True))["access_token"])
+    alone = await new_customer(client, cafe)
+    _, first = await over_the_daily_cap(client, cafe, owner_at_till, alone, clock)
+    sole = await client.post(f"/v1/flags/{first['id']}/approve", headers=cafe.owner, json={"reason": "Office order"})
+    assert sole.status_code == 200, "a sole owner has nobody else to ask"
+
+    partner = await cafe.add_staff("owner", "partner@cafe.test")
+    partner_headers = bearer((await cafe.log_in("partner@cafe.test"))["access_token"])
+    other = await new_customer(client, cafe)
+    _, second = await over_the_daily_cap(client, cafe, owner_at_till, other, clock, prefix="S")
+    refused = await client.post(f"/v1/flags/{second['id']}/reject", headers=cafe.owner, json={"reason": "Mine"})
+    assert_problem(refused, Problem.FORBIDDEN)
+    assert refused.json()["detail"] == OWN_PUNCHES
+    decided = await client.post(f"/v1/flags/{second['id']}/approve", headers=partner_headers, json={"reason": "Fine"})
+    assert decided.status_code == 200, decided.text
+
+    disabled = await client.patch(
+        f"/v1/staff/{partner['id']}", headers=cafe.owner, json={"active": False, "reason": "Sold their share"}
+    )
+    assert disabled.status_code == 200, disabled.text
+    third_customer = await new_customer(client, cafe)
+    _, third = await over_the_daily_cap(client, cafe, owner_at_till, third_customer, clock, prefix="T")
+    again = await client.post(f"/v1/flags/{third['id']}/approve", headers=cafe.owner, json={"reason": "Alone again"})
+    assert again.status_code == 200, "a disabled owner cannot review, so the remaining owner may"
+
+
+async def test_a_manager_cannot_clear_or_unfreeze_their_own_card(client: Client, till: Till, clock: FakeClock) -> None:
+    cafe, cashier = till
+    await cafe.add_staff("manager", "manager@cafe.test")
+    manager = bearer((await cafe.log_in("manager@cafe.test"))["access_token"])
+    own = await new_customer(client, cafe, email="Manager@Cafe.test")
+    punches, flag = await over_the_daily_cap(client, cafe, cashier, own, clock)
+    # A flag naming no card, only a punch on the manager's card, is about their card all the same.
+    burst = await raise_flag(
+        business_id=UUID(cafe.business_id),
+        rule="scanner_burst",
+        severity="medium",
+        explanation="Till 1 punched in a burst.",
+        evidence={},
+        now=clock(),
+        scanner_id=UUID(cafe.scanner_id),
+        punch_ids=[UUID(punches[0])],
+    )
+    for flag_id in (flag["id"], str(burst)):
+        response = await client.post(f"/v1/flags/{flag_id}/approve", headers=manager, json={"reason": "Mine"})
+        assert_problem(response, Problem.FORBIDDEN)
+        assert response.json()["detail"] == "Someone else must review a flag about your own card"
+
+    frozen = await client.post(f"/v1/cards/{own.card_id}/freeze", headers=manager, json={"reason": "Lost my phone"})
+    assert frozen.status_code == 200 and frozen.json()["status"] == "frozen", "freezing one's own card is safe"
+    unfrozen = await client.post(f"/v1/cards/{own.card_id}/unfreeze", headers=manager, json={"reason": "Found it"})
+    assert_problem(unfrozen, Problem.FORBIDDEN)
+    assert unfrozen.json()["detail"] == "Someone else must unfreeze your own card"
+    assert (await own.card())["status"] == "frozen"
+    assert [e["action"] for e in await audit(client, cafe)] == ["card.freeze"]
+
+    # Someone else's card is the manager's to decide, and the owner may decide the manager's.
+    stranger = await new_customer(client, cafe)
+    await client.post(f"/v1/cards/{stranger.card_id}/freeze", headers=cafe.owner, json={"reason": "Check"})
+    theirs = await client.post(f"/v1/cards/{stranger.card_id}/unfreeze", headers=manager, json={"reason": "Fine"})
+    assert theirs.status_code == 200 and theirs.json()["status"] == "active"
+    by_owner = await client.post(f"/v1/cards/{own.card_id}/unfreeze", headers=cafe.owner, json={"reason": "Found"})
+    assert by_owner.status_code == 200 and by_owner.json()["status"] == "active"
+
+
 # --- cards and phones ----------------------------------------------------------------------
 
 
@@ -338,6 +502,32 @@ async def test_a_revoked_phone_gets_no_stamps_and_its_shown_stamp_is_refused(
     story = await timeline(client, cafe, customer.card_id)
     assert [(d["id"], d["active"]) for d in story["devices"]] == [(device_id, False)]
     assert [(a["action"], a["reason"]) for a in story["audit"]] == [("device.revoke", "Lost phone")]
+
+
+async def test_a_phone_that_also_holds_another_business_card_is_not_revoked(
+    client: Client, till: Till, clock: FakeClock
+) -> None:
+    cafe, cashier = till
+    customer = await new_customer(client, cafe)
+    rival = Business(name="Rival Roasters")
+    await rival.save()
+    rival_program = Program(business=rival.id, name="Rival card", reward_name="Free tea")
+    await rival_program.save()
+    joined = await client.post("/v1/me/cards", headers=customer.headers, json={"program_id": str(rival_program.id)})
+    assert joined.status_code == 201, joined.text
+    rival_card = joined.json()["id"]
+    device_id = customer.session["device_id"]
+
+    refused = await client.post(f"/v1/devices/{device_id}/revoke", headers=cafe.owner, json={"reason": "Lost phone"})
+    assert_problem(refused, Problem.DEVICE_SHARED)
+    assert "freeze the card instead" in refused.json()["title"]
+    await punch(client, cashier, customer, clock, "R-1")  # the phone still works here, and at the rival's
+    story = await timeline(client, cafe, customer.card_id)
+    assert [(d["id"], d["active"]) for d in story["devices"]] == [(device_id, True)]
+    assert rival_card not in str(story) and str(rival.id) not in str(story)
+    assert await AuditLog.count() == 0
+    frozen = await client.post(f"/v1/cards/{customer.card_id}/freeze", headers=cafe.owner, json={"reason": "Lost"})
+    assert frozen.status_code == 200 and frozen.json()["status"] == "frozen"
 
 
 async def test_disabling_a_cashier_and_revoking_a_scanner_are_logged(

@@ -29,6 +29,7 @@ from cards.ledger import seal, stored_entry
 from cards.tables import Business, LedgerEntry, Store
 from crypto.encoding import b64u_encode
 from crypto.keyring import Keyring, load_or_create_keyring, rotate_keyring
+from crypto.merkle import merkle_root
 from mobile_contract.checkpoints import Checkpoint, checkpoint_message
 from mobile_contract.problems import Problem
 from tests.support import OWNER_EMAIL, PASSWORD, Cafe, FakeClock, bearer, cashier_at_till, new_customer, set_up_cafe
@@ -439,6 +440,36 @@ async def test_a_bad_or_unfinished_day_is_a_400_problem(till: Till) -> None:
         assert response.status_code == 400, (day, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["type"] == Problem.INVALID_REQUEST.type, day
+
+
+async def test_a_day_at_the_edge_of_the_calendar_is_a_400_problem_not_a_crash(till: Till, keyring: Keyring) -> None:
+    # 9999-12-31 has no next day; 0001-01-01 in Tokyo (east of UTC) began before year 1 in UTC.
+    tokyo = await till.client.post(
+        "/v1/stores",
+        headers=await till.owner(),
+        json={"name": "Ginza", "time_zone": "Asia/Tokyo", "latitude": 35.67, "longitude": 139.77},
+    )
+    assert tokyo.status_code == 201, tokyo.text
+    for store_id, day in (
+        (till.cafe.store_id, "9999-12-31"),
+        (tokyo.json()["id"], "9999-12-31"),
+        (tokyo.json()["id"], "0001-01-01"),
+    ):
+        response = await till.client.get(f"/v1/stores/{store_id}/checkpoints/{day}", headers=await till.owner())
+        assert response.status_code == 400, (store_id, day, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["type"] == Problem.INVALID_REQUEST.type, day
+    # West of UTC, year 1's first day is a day like any other (with nothing in it).
+    empty = await till.checkpoint(date(1, 1, 1))
+    assert (empty["date"], empty["tree_size"], empty["entries"]) == ("0001-01-01", 0, [])
+    # A signed checkpoint naming such a day is refused the same way when verified.
+    genuine = msgspec.convert(await till.checkpoint(), Checkpoint)
+    edge = msgspec.structs.replace(
+        genuine, date=date(9999, 12, 31), tree_size=0, entries=[], root_hash=merkle_root([]).hex()
+    )
+    response = await till.verify(_signed_by(msgspec.to_builtins(edge), keyring, keyring.active.kid))
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == Problem.INVALID_REQUEST.type
 
 
 async def test_a_malformed_checkpoint_is_a_400_problem(till: Till) -> None:
