@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from cards.database import stored_time, stored_uuid
 from cards.errors import DomainError
 from cards.flags import card_code
 from cards.ledger import GENESIS_HASH, StoredEntry, load_chain, verify_chain
-from cards.tables import Card, Device, Flag, FlagPunch, LedgerEntry, RedeemedPunch
+from cards.tables import Card, Device, Flag, FlagPunch, LedgerEntry, RedeemedPunch, Redemption
 from crypto.keyring import Keyring
 from mobile_contract.problems import Problem
 
@@ -94,19 +95,38 @@ async def audit_card(card_id: UUID, keyring: Keyring, now: datetime, *, device_i
     if device_id is not None and not devices.get(device_id, False):
         reasons.append("The phone that asked for this free item is no longer bound to the card.")
 
-    # 2. The whole chain: signatures, hashes and order (T10).
+    # 2. The whole chain: signatures, hashes and order (T10). The free items granted are read
+    # first: a grant writes its redemption and its entry in one transaction, so every entry of
+    # a redemption read here is in the chain read next, unless someone deleted it.
+    granted = await Redemption.select(Redemption.entry, Redemption.decided_at).where(
+        (Redemption.card == card_id) & (Redemption.status == "granted")
+    )
     chain = await load_chain(card_id)
     ledger_problems = [f"The card's ledger failed its check: {problem}." for problem in verify_chain(chain, keyring)]
 
     # 3. Which punches still count: not voided, not used up by an earlier free item. The signed
     # ledger says so; the redeemed_punch rows must agree with it.
     voided = {stored.entry.voids for stored in chain if stored.entry.kind == "void"}
-    consumed = {
-        UUID(punch)
-        for stored in chain
-        if stored.entry.kind == "redeem" and stored.entry.consumes
-        for punch in stored.entry.consumes.split(",")
-    }
+    consumed: set[UUID] = set()
+    for stored in chain:
+        if stored.entry.kind != "redeem" or not stored.entry.consumes:
+            continue
+        try:
+            consumed.update(UUID(punch) for punch in stored.entry.consumes.split(","))
+        except ValueError:
+            ledger_problems.append(
+                f"The card's ledger failed its check: entry #{stored.entry.seq} names the punches "
+                "its free item used up in a form that cannot be read."
+            )
+    # A free item granted stays in the ledger: deleting its entry would make its punches count again.
+    in_chain = {stored.id for stored in chain}
+    for row in granted:
+        if stored_uuid(row["entry"]) not in in_chain:
+            decided = stored_time(row["decided_at"])
+            on = f" on {decided:%Y-%m-%d}" if decided else ""
+            ledger_problems.append(
+                f"The card's ledger failed its check: the free item granted{on} is missing from the card's ledger."
+            )
     recorded_used = {
         row["punch"] for row in await RedeemedPunch.select(RedeemedPunch.punch).where(RedeemedPunch.card == card_id)
     }
@@ -207,7 +227,10 @@ def _punch_problems(
         problems.append(f"{label} was recorded before its stamp was issued.")
     elif entry.recorded_at - entry.stamp_issued_at > MAX_STAMP_AGE:
         age = int((entry.recorded_at - entry.stamp_issued_at).total_seconds())
-        problems.append(f"{label} was recorded {age} s after its stamp was issued; a stamp lives at most 125 s.")
+        problems.append(
+            f"{label} was recorded {age} s after its stamp was issued; "
+            "a stamp lives at most 120 s, plus 5 s of clock leeway."
+        )
     if entry.recorded_at > now + LEEWAY:
         problems.append(f"{label} is dated in the future.")
     return problems

@@ -1,9 +1,11 @@
 """Where a punch is verified and recorded: the scan at the till, refunds, and the card's history.
 
-A scan is two statements and no explicit transaction: one read that gathers everything
-the rules need, then one INSERT that unique indexes make safe under any number of
-workers. The stamp id is unique (single use, T2), a receipt punches once per store, and
-a card's chain position is unique, so a racing writer loses its INSERT and re-reads.
+A scan is one read that gathers everything the checks need, then one transaction: the
+INSERT of the punch and the flags the risk rules raise on it, so that no audit sees the
+punch without its flags and a failing rule leaves no unflagged punch behind. Unique
+indexes make the INSERT safe under any number of workers: the stamp id is unique (single
+use, T2), a receipt punches once per store, and a card's chain position is unique, so a
+racing writer loses its INSERT, leaves its transaction and re-reads.
 """
 
 import zoneinfo
@@ -188,7 +190,6 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
         if excess and ctx["excess_policy"] == "refuse":
             raise DomainError(Problem.COOLDOWN if excess.rule == "cooldown" else Problem.DAILY_CAP)
 
-        # 3. One write: the signed, chained entry.
         entry_id = uuid4()
         entry = Entry(
             card=stamp.card_id,
@@ -206,10 +207,13 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
             items=receipt.items,
             stamp_issued_at=stamp.issued_at_datetime,
         )
+        # 3. One transaction: the signed, chained entry and the flags the risk rules raise on it
+        # (never a refusal: the punch stands either way, under review if flagged). On
+        # PostgreSQL an error aborts the transaction, so a lost race is handled once it is left.
         try:
-            if excess:
-                async with write_transaction():
-                    await insert_entry(entry, entry_id, keyring)
+            async with write_transaction():
+                await insert_entry(entry, entry_id, keyring)
+                if excess:
                     await risk.flag_excess(
                         excess,
                         business_id=ctx["business"],
@@ -220,8 +224,18 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
                         scanner_id=identity.scanner_id,
                         now=now,
                     )
-            else:
-                await insert_entry(entry, entry_id, keyring)
+                flags = await risk.assess_punch(
+                    punch_id=entry_id,
+                    seq=entry.seq,
+                    card_id=stamp.card_id,
+                    business_id=stored_uuid(ctx["business"]),
+                    store_id=identity.store_id,
+                    staff_id=identity.staff_id,
+                    scanner_id=identity.scanner_id,
+                    customer_email=ctx["customer_email"],
+                    risk=ctx["risk"],
+                    now=now,
+                )
         except Exception as exc:
             if not is_unique_violation(exc):
                 raise
@@ -233,19 +247,6 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
             ):
                 raise DomainError(Problem.RECEIPT_ALREADY_PUNCHED) from exc
             continue  # another punch on this card took the chain position: read again
-        # 4. The risk rules: flags for the owner, never a refusal (the punch stands either way).
-        flags = await risk.assess_punch(
-            punch_id=entry_id,
-            seq=entry.seq,
-            card_id=stamp.card_id,
-            business_id=stored_uuid(ctx["business"]),
-            store_id=identity.store_id,
-            staff_id=identity.staff_id,
-            scanner_id=identity.scanner_id,
-            customer_email=ctx["customer_email"],
-            risk=ctx["risk"],
-            now=now,
-        )
         balance = ctx["balance"] + 1
         return wire.ScanResult(
             punch_id=entry_id,

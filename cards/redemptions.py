@@ -23,7 +23,7 @@ from cards.ledger import Entry, load_chain
 from cards.punches import insert_entry
 from cards.staff import StaffIdentity
 from cards.stamps import advance_counter, refuse_counter_regression, verify_device_request
-from cards.tables import Flag, RedeemedPunch, Redemption
+from cards.tables import Card, Flag, FlagPunch, RedeemedPunch, Redemption
 from crypto.keyring import Keyring
 from mobile_contract import redemptions as wire
 from mobile_contract.problems import Problem
@@ -175,7 +175,7 @@ async def redeem(
     for _ in range(_MAX_ATTEMPTS):
         audit = await audit_card(card_id, keyring, now, device_id=redemption["device"])
         if audit.reasons:
-            await _hold(redemption_id, audit, identity, now)
+            return await _hold(redemption_id, audit, identity, now)
         if not audit.passed:
             latest = await _decided(redemption_id)
             if latest["status"] == "granted":  # another till granted this very code a moment ago
@@ -189,6 +189,8 @@ async def redeem(
             await _grant(redemption_id, redemption["device"], audit, identity, now, keyring)
         except _Taken:
             return await _answer_again(await _decided(redemption_id), identity)
+        except _Stale:
+            continue  # the card changed since its audit (a flag, a freeze): audit again
         except Exception as exc:
             if not is_unique_violation(exc):
                 raise
@@ -203,6 +205,19 @@ async def redeem(
 
 class _Taken(Exception):
     """Another till decided this redemption first."""
+
+
+class _Stale(Exception):
+    """The card changed between its audit and the grant: audit it again."""
+
+
+# An open flag that holds this card's reward as a whole (it names no punch); the audit
+# passed, so it saw none: any found at the grant is new.
+_CARD_FLAG_SQL = """
+SELECT 1 AS found FROM flag f
+WHERE f.card = {} AND f.status = 'open' AND NOT EXISTS (SELECT 1 FROM flag_punch fp WHERE fp.flag = f.id)
+LIMIT 1
+"""
 
 
 async def _redemption(*, code_hash: str | None = None, redemption_id: UUID | None = None) -> dict[str, Any] | None:
@@ -239,7 +254,9 @@ async def _grant(
     redemption_id: UUID, device_id: UUID, audit: Audit, identity: StaffIdentity, now: datetime, keyring: Keyring
 ) -> None:
     """One transaction: the redemption leaves `pending`, the redeem entry takes the card's next
-    position, and each punch used is recorded once. Raises _Taken or a unique violation on a lost race."""
+    position, and each punch used is recorded once. Raises _Taken or a unique violation on a lost race,
+    and _Stale when, since the audit, the card stopped being active or a flag put it or one of the
+    punches chosen under review (the transaction is left without granting)."""
     entry_id = uuid4()
     entry = Entry(
         card=audit.card_id,
@@ -254,6 +271,7 @@ async def _grant(
         consumes=",".join(sorted(str(punch) for punch in audit.punches)),
     )
     async with write_transaction():
+        await _still_as_audited(audit)
         taken = (
             await Redemption.update(
                 {
@@ -276,8 +294,23 @@ async def _grant(
         )
 
 
-async def _hold(redemption_id: UUID, audit: Audit, identity: StaffIdentity, now: datetime) -> NoReturn:
-    """Hold the reward for the owner: the redemption keeps its reasons and the card gets a flag."""
+async def _still_as_audited(audit: Audit) -> None:
+    """Raise _Stale unless the card is still active and no open flag holds it or the punches chosen."""
+    if not await Card.exists().where((Card.id == audit.card_id) & (Card.status == "active")):
+        raise _Stale
+    if audit.punches and await FlagPunch.exists().where(
+        FlagPunch.punch.is_in(audit.punches) & (FlagPunch.flag._.status == "open")
+    ):
+        raise _Stale
+    if await Flag.raw(_CARD_FLAG_SQL, audit.card_id):
+        raise _Stale
+
+
+async def _hold(redemption_id: UUID, audit: Audit, identity: StaffIdentity, now: datetime) -> wire.RedemptionResult:
+    """Hold the reward for the owner: the redemption keeps its reasons and the card gets a flag.
+
+    Refuses with REWARD_HELD; if another till decided the redemption first, answers as for a
+    code already decided (the first answer, a grant included, for the till that decided it)."""
     async with write_transaction():
         taken = (
             await Redemption.update(
@@ -296,7 +329,7 @@ async def _hold(redemption_id: UUID, audit: Audit, identity: StaffIdentity, now:
         if taken:
             await _flag_held(redemption_id, audit, identity, now)
     if not taken:
-        await _answer_again(await _decided(redemption_id), identity)
+        return await _answer_again(await _decided(redemption_id), identity)
     _refuse_held(redemption_id, audit.reasons)
 
 
@@ -363,9 +396,20 @@ async def _granted(redemption: dict[str, Any]) -> wire.RedemptionResult:
     """A granted redemption's answer, rebuilt from the signed ledger, so a retry reads the same."""
     card_id: UUID = redemption["card"]
     chain = await load_chain(card_id)
-    entry = next(stored for stored in chain if stored.id == redemption["entry"])
-    upto = [stored for stored in chain if stored.entry.seq <= entry.entry.seq]
-    consumes = set((entry.entry.consumes or "").split(","))
+    entry = next((stored for stored in chain if stored.id == redemption["entry"]), None)
+    if entry is not None:
+        upto = [stored for stored in chain if stored.entry.seq <= entry.entry.seq]
+        consumes = set((entry.entry.consumes or "").split(","))
+    else:
+        # Its redeem entry is missing from the ledger (an insider deleted it; the card's audit
+        # says so): the item was given all the same, so answer from what the database recorded.
+        upto = chain
+        consumes = {
+            str(row["punch"])
+            for row in await RedeemedPunch.select(RedeemedPunch.punch).where(
+                RedeemedPunch.redemption == redemption["id"]
+            )
+        }
     used = [stored.id for stored in upto if str(stored.id) in consumes]
     voided = {stored.entry.voids for stored in upto if stored.entry.kind == "void"}
     spent = {
@@ -374,6 +418,7 @@ async def _granted(redemption: dict[str, Any]) -> wire.RedemptionResult:
         if stored.entry.kind == "redeem" and stored.entry.consumes
         for punch in stored.entry.consumes.split(",")
     }
+    spent |= consumes
     balance = sum(
         1 for stored in upto if stored.entry.kind == "punch" and stored.id not in voided and str(stored.id) not in spent
     )

@@ -35,7 +35,7 @@ import msgspec
 from cards.database import stored_time, stored_uuid
 from cards.flags import card_code, raise_flag
 from cards.programs import risk_thresholds
-from cards.tables import Flag, LedgerEntry, RedeemedPunch, Scanner, Staff
+from cards.tables import Flag, FlagPunch, LedgerEntry, RedeemedPunch, Scanner, Staff
 from mobile_contract.programs import RiskThresholds
 from mobile_contract.stores import OpeningPeriod
 
@@ -48,7 +48,9 @@ _STANDS = "NOT EXISTS (SELECT 1 FROM ledger_entry v WHERE v.voids = e.id)"
 
 # Everything the punch rules need, in one read. Each count walks one index: the cashier's
 # punches by (staff, recorded_at), the scanner's by (scanner, recorded_at), the card's by
-# (card, seq), a colleague by the unique staff e-mail. Only {} parameters carry values.
+# (card, seq), a colleague by the unique staff e-mail. It also finds the open burst flag of
+# the scanner and the open concentration flag of the cashier, which a new punch may join.
+# Only {} parameters carry values.
 _PUNCH_CONTEXT_SQL = f"""
 WITH mine AS (
     SELECT e.card AS card, count(*) AS n FROM ledger_entry e
@@ -64,7 +66,11 @@ SELECT s.name AS store_name, s.time_zone AS time_zone, s.latitude AS latitude, s
        (SELECT count(*) FROM ledger_entry e WHERE e.scanner = {{}} AND e.recorded_at > {{}}
           AND e.kind = 'punch') AS scanner_recent,
        (SELECT coalesce(sum(n), 0) FROM mine) AS staff_total,
-       (SELECT coalesce(sum(t.n), 0) FROM (SELECT n FROM mine ORDER BY n DESC LIMIT {{}}) t) AS staff_top
+       (SELECT coalesce(sum(t.n), 0) FROM (SELECT n FROM mine ORDER BY n DESC LIMIT {{}}) t) AS staff_top,
+       (SELECT f.id FROM flag f WHERE f.scanner = {{}} AND f.rule = 'scanner_burst' AND f.status = 'open'
+          AND f.created_at > {{}} ORDER BY f.created_at DESC LIMIT 1) AS open_burst,
+       (SELECT f.id FROM flag f WHERE f.staff = {{}} AND f.rule = 'cashier_concentration' AND f.status = 'open'
+          ORDER BY f.created_at DESC LIMIT 1) AS open_concentration
 FROM store s
 LEFT JOIN ledger_entry prev ON prev.id = (
     SELECT e.id FROM ledger_entry e WHERE e.card = {{}} AND e.seq < {{}} AND e.kind = 'punch' AND {_STANDS}
@@ -84,6 +90,11 @@ SELECT e.id AS id, e.card AS card, t.n AS n FROM ledger_entry e JOIN top_cards t
 WHERE e.staff = {{}} AND e.recorded_at > {{}} AND e.kind = 'punch' AND {_STANDS}
 ORDER BY t.n DESC, t.card, e.recorded_at
 """  # noqa: S608
+
+# Whether a flag holds a punch of this card for review.
+_FLAG_HOLDS_CARD_SQL = """
+SELECT 1 AS found FROM flag_punch fp JOIN ledger_entry e ON e.id = fp.punch WHERE fp.flag = {} AND e.card = {} LIMIT 1
+"""
 
 # The cards of this program whose customer shares the new card's customer's e-mail or phone
 # (both indexed); NULL never equals NULL, so a customer with neither matches nobody.
@@ -241,7 +252,7 @@ async def assess_punch(
 ) -> list[UUID]:
     """Run the punch rules on a punch just recorded; returns the ids of the flags raised.
 
-    Call it once per new punch, after its ledger entry is written and never for a
+    Call it once per new punch, in the transaction that writes its ledger entry, never for a
     replayed scan's first answer. `seq` is the punch's place in the card's chain (the
     travel rule looks at the standing punch before it), `risk` the card's program's
     stored thresholds and `customer_email` the card's customer's e-mail.
@@ -258,6 +269,9 @@ async def assess_punch(
         scanner_id,
         now - timedelta(seconds=thresholds.burst_window_s),
         thresholds.concentration_cards,
+        scanner_id,
+        now - timedelta(seconds=thresholds.burst_window_s),
+        staff_id,
         card_id,
         seq,
         store_id,
@@ -377,20 +391,23 @@ async def _staff_card(punch: _Punch) -> UUID | None:
     )
 
 
+async def _join(flag_id: UUID, punch: _Punch) -> UUID:
+    """Put a new punch under review with an open flag that already reports its pattern."""
+    await FlagPunch.insert(FlagPunch(flag=flag_id, punch=punch.id))
+    return flag_id
+
+
 async def _scanner_burst(punch: _Punch) -> UUID | None:
     """One scanner recording punches faster than a till serves customers."""
     limits = punch.thresholds
+    # One flag per burst: while the last one is open and recent, the burst is already
+    # reported, and a punch within its window joins it (it does not count meanwhile).
+    open_flag = stored_uuid(punch.ctx["open_burst"])
+    if open_flag is not None:
+        return await _join(open_flag, punch)
     if int(punch.ctx["scanner_recent"]) <= limits.burst_punches:
         return None
     since = punch.now - timedelta(seconds=limits.burst_window_s)
-    # One flag per burst: while the last one is open and recent, the burst is already reported.
-    if await Flag.exists().where(
-        (Flag.scanner == punch.scanner_id)
-        & (Flag.rule == "scanner_burst")
-        & (Flag.status == "open")
-        & (Flag.created_at > since)
-    ):
-        return None
     punches = await (
         LedgerEntry.select(LedgerEntry.id)
         .where(
@@ -421,13 +438,13 @@ async def _scanner_burst(punch: _Punch) -> UUID | None:
 async def _cashier_concentration(punch: _Punch) -> UUID | None:
     """T6: a cashier whose punches go mostly to a few cards (their friends', or their own under another name)."""
     ctx, limits = punch.ctx, punch.thresholds
+    # One open flag per cashier is enough: the owner's review of it covers the pattern, and
+    # a new punch on one of the cards it names joins it (it does not count meanwhile).
+    open_flag = stored_uuid(ctx["open_concentration"])
+    if open_flag is not None:
+        return await _join(open_flag, punch) if await _names_card(open_flag, punch.card_id) else None
     total, top = int(ctx["staff_total"]), int(ctx["staff_top"])
     if total < limits.concentration_min_punches or top <= limits.concentration_share * total:
-        return None
-    # One open flag per cashier is enough: the owner's review of it covers the pattern.
-    if await Flag.exists().where(
-        (Flag.staff == punch.staff_id) & (Flag.rule == "cashier_concentration") & (Flag.status == "open")
-    ):
         return None
     since = punch.now - timedelta(days=limits.concentration_window_days)
     rows = await LedgerEntry.raw(
@@ -452,6 +469,15 @@ async def _cashier_concentration(punch: _Punch) -> UUID | None:
         now=punch.now,
         punch_ids=[stored_uuid(row["id"]) for row in rows],
     )
+
+
+async def _names_card(flag_id: UUID, card_id: UUID) -> bool:
+    """Whether a concentration flag names this card: in its evidence, or by a punch it holds."""
+    flag = await Flag.select(Flag.evidence).where(Flag.id == flag_id).output(load_json=True).first()
+    evidence = flag["evidence"] if flag else None
+    if isinstance(evidence, dict) and str(card_id) in evidence.get("card_ids", []):
+        return True
+    return bool(await LedgerEntry.raw(_FLAG_HOLDS_CARD_SQL, flag_id, card_id))
 
 
 # --- The new-card rule ------------------------------------------------------------------------

@@ -16,10 +16,14 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
+import cards.redemptions
 from api.settings import Settings
+from cards.audit import audit_card
 from cards.ledger import Entry
 from cards.punches import card_head, insert_entry
-from cards.tables import Business, Card, Device, Flag, LedgerEntry, Program, RedeemedPunch, Redemption
+from cards.redemptions import _hold
+from cards.staff import StaffIdentity
+from cards.tables import Business, Card, Device, Flag, FlagPunch, LedgerEntry, Program, RedeemedPunch, Redemption
 from crypto.keyring import Keyring, load_or_create_keyring
 from mobile_contract.problems import Problem
 from mobile_contract.redemptions import REDEMPTION_CODE_PATTERN, redemption_request_message
@@ -445,6 +449,97 @@ async def test_used_up_punches_made_to_count_again_hold_the_reward(till: Till) -
     assert len(held["reasons"]) == PER_REWARD
     assert all("no longer records it as used" in reason for reason in held["reasons"])
     assert await LedgerEntry.count().where(LedgerEntry.kind == "redeem") == 1
+
+
+async def test_a_free_item_deleted_from_the_ledger_holds_the_next_reward(till: Till) -> None:
+    await till.punch(PER_REWARD)
+    code = await till.code()
+    granted_on = till.clock.now
+    first = await till.redeem(code)
+    assert first.status_code == 201, first.text
+    # The insider deletes the redeem entry, the card's last, so the chain still links up ...
+    await LedgerEntry.delete().where(LedgerEntry.kind == "redeem")
+    # ... the till retrying the code is still told it was granted, not a server error ...
+    again = await till.redeem(code)
+    assert again.status_code == 201, again.text
+    assert (again.json()["granted"], again.json()["punches_used"]) == (True, first.json()["punches_used"])
+    # ... and once the record of the punches used goes too, they would count again: the audit says why not.
+    await RedeemedPunch.delete(force=True)
+    held = _problem(await till.redeem(await till.code()), Problem.REWARD_HELD)
+    assert held["reasons"] == [
+        f"The card's ledger failed its check: the free item granted on {granted_on:%Y-%m-%d} "
+        "is missing from the card's ledger."
+    ]
+    assert await Flag.count().where(Flag.rule == "ledger_tampered") == 1
+    assert await RedeemedPunch.count() == 0
+
+
+@pytest.mark.parametrize("change", ["card_flag", "punch_flag", "frozen"])
+async def test_a_card_that_changes_between_its_audit_and_the_grant_is_audited_again(
+    till: Till, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """A flag raised, or a freeze, just after the till's audit: the grant sees it and audits again."""
+    await till.punch(PER_REWARD)
+    code = await till.code()
+    real_audit = audit_card
+    audits = 0
+
+    async def audit_then_change(*args: Any, **kwargs: Any) -> Any:
+        nonlocal audits
+        audit = await real_audit(*args, **kwargs)
+        audits += 1
+        if audits == 1:
+            assert audit.passed
+            if change == "frozen":
+                await Card.update({Card.status: "frozen"}).where(Card.id == audit.card_id)
+            else:
+                flag = Flag(
+                    business=audit.business_id,
+                    card=audit.card_id,
+                    rule="staff_card",
+                    severity="low",
+                    explanation="Looked wrong.",
+                    evidence={},
+                    created_at=till.clock.now,
+                )
+                await flag.save()
+                if change == "punch_flag":
+                    await FlagPunch.insert(FlagPunch(flag=flag.id, punch=audit.punches[0]))
+        return audit
+
+    monkeypatch.setattr(cards.redemptions, "audit_card", audit_then_change)
+    held = _problem(await till.redeem(code), Problem.REWARD_HELD)
+    assert audits == 2
+    expected = {
+        "card_flag": "The card is under review: Looked wrong.",
+        "punch_flag": "1 punch under review: Looked wrong.",
+        "frozen": "is frozen until the owner reviews it.",
+    }[change]
+    assert any(expected in reason for reason in held["reasons"]), held["reasons"]
+    assert await RedeemedPunch.count() == 0
+    assert await LedgerEntry.count().where(LedgerEntry.kind == "redeem") == 0
+
+
+async def test_a_hold_that_loses_to_the_same_tills_grant_answers_the_grant(till: Till, keyring: Keyring) -> None:
+    """This request's audit found a reason to hold, but the same till's retry granted the code first:
+    the till is answered with that grant, not refused with this request's reasons."""
+    await till.punch(PER_REWARD)
+    granted = await till.redeem(await till.code())
+    assert granted.status_code == 201, granted.text
+    row = await Redemption.select().first()
+    assert row is not None
+    identity = StaffIdentity(
+        staff_id=row["staff"],
+        business_id=UUID(till.cafe.business_id),
+        role="cashier",
+        store_id=row["store"],
+        scanner_id=row["scanner"],
+    )
+    audit = replace(await audit_card(row["card"], keyring, till.clock.now), reasons=["Something looked wrong."])
+    result = await _hold(row["id"], audit, identity, till.clock.now)
+    assert result.granted is True
+    assert [str(punch) for punch in result.punches_used] == granted.json()["punches_used"]
+    assert await Flag.count() == 0
 
 
 def _rogue_keyring(tmp_path: Path) -> Keyring:

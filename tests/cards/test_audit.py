@@ -15,7 +15,7 @@ import pytest
 from cards.audit import audit_card
 from cards.ledger import Entry
 from cards.punches import card_head, insert_entry
-from cards.tables import Customer, Device, LedgerEntry
+from cards.tables import Customer, Device, LedgerEntry, Redemption
 from crypto.keyring import Keyring
 from tests.support import FakeClock, cashier_at_till, new_customer, set_up_cafe
 
@@ -75,7 +75,10 @@ async def test_nine_punches_are_not_enough(card: UUID, keyring: Keyring, clock: 
 async def test_a_punch_with_a_stale_stamp_is_named(card: UUID, keyring: Keyring, clock: FakeClock) -> None:
     await _append(card, keyring, clock, stamp_issued_at=clock.now - timedelta(minutes=10))
     audit = await audit_card(card, keyring, clock.now)
-    assert audit.reasons == ["Punch #10 was recorded 600 s after its stamp was issued; a stamp lives at most 125 s."]
+    assert audit.reasons == [
+        "Punch #10 was recorded 600 s after its stamp was issued; "
+        "a stamp lives at most 120 s, plus 5 s of clock leeway."
+    ]
     assert not audit.passed
 
 
@@ -99,3 +102,49 @@ async def test_a_punch_without_a_cashier_or_from_a_stranger_phone_is_named(
         "Punch #10 did not come from a phone of the card's holder.",
         "Punch #10 has no store, scanner or cashier on record: a punch needs both sides.",
     ]
+
+
+async def test_a_granted_free_item_missing_from_the_ledger_is_named(
+    card: UUID, keyring: Keyring, clock: FakeClock
+) -> None:
+    """An insider deleted a free item's redeem entry (the card's last, so the chain still links up)."""
+    model = await LedgerEntry.select(LedgerEntry.device).where(LedgerEntry.card == card).first()
+    assert model is not None
+    await Redemption.insert(
+        Redemption(
+            card=card,
+            device=model["device"],
+            code_hash="0" * 64,
+            counter=99,
+            status="granted",
+            requested_at=clock.now,
+            expires_at=clock.now + timedelta(seconds=60),
+            decided_at=clock.now,
+            entry=uuid4(),
+        )
+    )
+    await _append(card, keyring, clock)
+    audit = await audit_card(card, keyring, clock.now)
+    missing = (
+        f"The card's ledger failed its check: the free item granted on {clock.now:%Y-%m-%d} "
+        "is missing from the card's ledger."
+    )
+    assert audit.reasons == audit.ledger_problems == [missing]
+    assert not audit.passed
+
+
+async def test_a_redeem_entry_with_unreadable_used_punches_is_a_ledger_problem(
+    card: UUID, keyring: Keyring, clock: FakeClock
+) -> None:
+    await _append(
+        card, keyring, clock, kind="redeem", consumes="not-a-punch", stamp_id=None, receipt=None, stamp_issued_at=None
+    )
+    audit = await audit_card(card, keyring, clock.now)
+    assert (
+        audit.reasons
+        == audit.ledger_problems
+        == [
+            "The card's ledger failed its check: entry #10 names the punches its free item used up "
+            "in a form that cannot be read."
+        ]
+    )

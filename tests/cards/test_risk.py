@@ -369,6 +369,36 @@ async def test_the_owner_sets_when_concentration_is_judged(
     )
 
 
+async def test_a_flagged_cashier_punching_the_same_cards_again_puts_those_punches_under_review(
+    client: httpx.AsyncClient, clock: FakeClock, cafe: Cafe
+) -> None:
+    await set_risk(cafe, risk={"concentration_min_punches": 4, "concentration_cards": 1, "concentration_share": 0.5})
+    sam = await till(cafe, clock, "Sam Lee", "sam@cafe.test")
+    friend, stranger = await new_customer(client, cafe), await new_customer(client, cafe)
+    for customer in (friend, stranger, friend, stranger):
+        await sam.punch(customer)
+        clock.advance(seconds=61)
+    assert (await sam.punch(friend))["flagged"] is True
+    [flag] = await flags("cashier_concentration")
+    before = await held(flag)
+    clock.advance(seconds=61)
+
+    # The flag stays open: the cashier's next punches on the card it names wait with it ...
+    later = []
+    for _ in range(3):
+        result = await sam.punch(friend)
+        assert result["flagged"] is True
+        later.append(result["punch_id"])
+        clock.advance(seconds=61)
+    # ... and a punch on a card it does not name counts as usual.
+    other = await sam.punch(stranger)
+    assert other["flagged"] is False
+
+    assert len(await flags("cashier_concentration")) == 1
+    assert await held(flag) == before | set(later)
+    assert other["punch_id"] not in await held(flag)
+
+
 # --- staff_card (T6) ------------------------------------------------------------------------------
 
 
@@ -465,7 +495,14 @@ async def test_a_scanner_punching_faster_than_a_till_serves_is_flagged_once(
     assert ids([flag["scanner"], flag["store"]]) == [cafe.scanner_id, cafe.store_id]
     assert await held(flag) == {*punches, eleventh["punch_id"]}
     clock.advance(seconds=1)
-    assert (await market.punch(customers[11]))["flagged"] is False, "the open flag already reports this burst"
+    # The open flag already reports this burst: the next punch joins it rather than raising another.
+    twelfth = await market.punch(customers[11])
+    assert twelfth["flagged"] is True
+    [flag] = await flags()
+    assert await held(flag) == {*punches, eleventh["punch_id"], twelfth["punch_id"]}
+    # Once the burst's window has passed, a punch is not part of it.
+    clock.advance(seconds=121)
+    assert (await market.punch(await new_customer(client, cafe)))["flagged"] is False
     assert len(await flags()) == 1
 
 
