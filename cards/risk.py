@@ -33,7 +33,7 @@ from uuid import UUID
 import msgspec
 
 from cards.database import stored_time, stored_uuid
-from cards.flags import card_code, raise_flag
+from cards.flags import Severity, card_code, raise_flag
 from cards.programs import risk_thresholds
 from cards.tables import Flag, FlagPunch, LedgerEntry, RedeemedPunch, Scanner, Staff
 from mobile_contract.programs import RiskThresholds
@@ -236,6 +236,24 @@ class _Punch:
     def code(self) -> str:
         return card_code(self.card_id)
 
+    async def flag(
+        self, *, rule: str, severity: Severity, explanation: str, evidence: dict[str, Any], punch_ids: list[UUID]
+    ) -> UUID:
+        """Raise a flag about this punch: its business, card, store, cashier and scanner."""
+        return await raise_flag(
+            business_id=self.business_id,
+            card_id=self.card_id,
+            store_id=self.store_id,
+            staff_id=self.staff_id,
+            scanner_id=self.scanner_id,
+            rule=rule,
+            severity=severity,
+            explanation=explanation,
+            evidence=evidence,
+            now=self.now,
+            punch_ids=punch_ids,
+        )
+
 
 async def assess_punch(
     *,
@@ -305,12 +323,7 @@ async def _impossible_travel(punch: _Punch) -> UUID | None:
         return None
     distance = f"{km:.0f} km" if km >= 10 else f"{km:.1f} km"
     speed = " with no time in between" if math.isinf(kmh) else f": {kmh:.0f} km/h"
-    return await raise_flag(
-        business_id=punch.business_id,
-        card_id=punch.card_id,
-        store_id=punch.store_id,
-        staff_id=punch.staff_id,
-        scanner_id=punch.scanner_id,
+    return await punch.flag(
         rule="impossible_travel",
         severity="medium",
         explanation=(
@@ -324,7 +337,6 @@ async def _impossible_travel(punch: _Punch) -> UUID | None:
             "store_ids": [str(ctx["prev_store"]), str(punch.store_id)],
             "max_kmh": limits.travel_max_kmh,
         },
-        now=punch.now,
         punch_ids=[stored_uuid(ctx["prev_id"]), punch.id],
     )
 
@@ -343,19 +355,13 @@ async def _outside_opening_hours(punch: _Punch) -> UUID | None:
         if periods
         else f"the store is closed on {_DAY_NAMES[weekday]}s"
     )
-    return await raise_flag(
-        business_id=punch.business_id,
-        card_id=punch.card_id,
-        store_id=punch.store_id,
-        staff_id=punch.staff_id,
-        scanner_id=punch.scanner_id,
+    return await punch.flag(
         rule="outside_opening_hours",
         severity="low",
         explanation=(
             f"Card {punch.code} was punched at {ctx['store_name']} on {_DAY_NAMES[weekday]} at {local:%H:%M}; {listed}."
         ),
         evidence={"local_time": local.isoformat(), "grace_min": punch.thresholds.opening_hours_grace_min},
-        now=punch.now,
         punch_ids=[punch.id],
     )
 
@@ -373,12 +379,7 @@ async def _staff_card(punch: _Punch) -> UUID | None:
         stored_uuid(row["id"]): row["name"]
         for row in await Staff.select(Staff.id, Staff.name).where(Staff.id.is_in([holder, punch.staff_id]))
     }
-    return await raise_flag(
-        business_id=punch.business_id,
-        card_id=punch.card_id,
-        store_id=punch.store_id,
-        staff_id=punch.staff_id,
-        scanner_id=punch.scanner_id,
+    return await punch.flag(
         rule="staff_card",
         severity="low",
         explanation=(
@@ -386,7 +387,6 @@ async def _staff_card(punch: _Punch) -> UUID | None:
             f"and was punched by their colleague {names.get(punch.staff_id, 'unknown')}."
         ),
         evidence={"card_holder_staff_id": str(holder)},
-        now=punch.now,
         punch_ids=[punch.id],
     )
 
