@@ -1,15 +1,15 @@
 """The app factory: plugins, middleware, dependencies and controllers assembled in one place."""
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Request
+from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from piccolo.engine.postgres import PostgresEngine
@@ -32,14 +32,17 @@ from api.controllers.review import (
 from api.controllers.staff import StaffController
 from api.controllers.stores import ScannerController, StoreController
 from api.problems import ProblemRequest, exception_handlers, problem_details_plugin
+from api.rate_limits import rate_limit_guard
 from api.request_log import RequestLogMiddleware
 from api.settings import Settings
+from cards import sweep
 from cards.clock import Clock, system_clock
 from cards.database import current_engine
 from crypto.keyring import Keyring, load_or_create_keyring
 from crypto.tokens import TokenService
 
 API_VERSION = "1.0.0"
+log = logging.getLogger("punchguard")
 
 
 async def _keep_session(_: object) -> None:
@@ -63,23 +66,27 @@ async def database_pool(_: Litestar | None = None) -> AsyncIterator[None]:
         yield
 
 
-def _rate_limits(settings: Settings) -> list[DefineMiddleware]:
-    """One limiter per route group (a handler opts in with opt={"rate_limit": group}).
+def periodic_sweep(settings: Settings, clock: Clock) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """A lifespan task: every `sweep_every_s`, delete what expired (cards/sweep.py)."""
 
-    Each group has its own store, because Litestar keys its history by client address only.
-    """
-    limits = []
-    for group, per_minute in settings.rate_limits.items():
-        # A coroutine, because Litestar runs a plain function here in a worker thread.
-        async def in_group(request: Request[Any, Any, Any], group: str = group) -> bool:
-            return bool(request.route_handler.opt.get("rate_limit") == group)
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(settings.sweep_every_s)
+                try:
+                    await sweep.sweep(clock())
+                except Exception:  # a failed sweep is retried next time; it must not stop serving
+                    log.exception("sweep failed")
 
-        limits.append(
-            RateLimitConfig(
-                rate_limit=("minute", per_minute), check_throttle_handler=in_group, store=f"rate_limit_{group}"
-            ).middleware
-        )
-    return limits
+        task = asyncio.create_task(loop()) if settings.sweep_every_s > 0 else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+
+    return lifespan
 
 
 def create_app(
@@ -96,7 +103,6 @@ def create_app(
     middleware: list[Any] = [
         RequestLogMiddleware(log=settings.log_requests),
         DefineMiddleware(BearerAuthMiddleware, tokens=tokens, exclude=["^/schema"]),
-        *_rate_limits(settings),
     ]
     if settings.log_requests:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -132,9 +138,10 @@ def create_app(
             "customer": Provide(provide_customer),
         },
         middleware=middleware,
+        guards=[rate_limit_guard(settings, clock)],
         plugins=[problem_details_plugin()],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
-        lifespan=[database_pool],
+        lifespan=[database_pool, periodic_sweep(settings, clock)],
         request_max_body_size=settings.max_body_bytes,
         request_class=ProblemRequest,
         openapi_config=OpenAPIConfig(

@@ -5,7 +5,7 @@ scanner or device from the database, so a revocation takes effect on the next re
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -16,8 +16,8 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.types import ASGIApp
 
 from api.problems import problem
-from cards import customers, staff
-from cards.staff import StaffIdentity
+from cards import customers, sessions, staff
+from cards.identity import MANAGING_ROLES, StaffIdentity
 from crypto.tokens import TokenError, TokenService, token_type
 from mobile_contract import auth as wire_auth
 from mobile_contract import customers as wire_customers
@@ -73,7 +73,7 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
                 claims = self.tokens.verify(token, typ=ACCESS_TYP, audience=STAFF_AUDIENCE)
                 scanner = claims.get("scanner")
                 identity = await staff.current_identity(
-                    _uuid(claims["sub"]), _uuid(scanner) if scanner is not None else None
+                    _uuid(claims["sub"]), _uuid(scanner) if scanner is not None else None, _uuid(claims.get("sid"))
                 )
                 if identity is None:
                     raise _invalid()
@@ -106,7 +106,7 @@ async def staff_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRout
 
 async def managers_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Owners and managers manage stores, staff, scanners and programs."""
-    if _staff(connection).role not in staff.MANAGING_ROLES:
+    if _staff(connection).role not in MANAGING_ROLES:
         raise problem(Problem.FORBIDDEN, "Owners and managers only")
 
 
@@ -119,15 +119,27 @@ async def customers_only(connection: ASGIConnection[Any, Any, Any, Any], _: Base
 
 
 def staff_tokens(
-    tokens: TokenService, identity: StaffIdentity, access_ttl: timedelta, refresh_ttl: timedelta
+    tokens: TokenService, identity: StaffIdentity, session: sessions.Session, access_ttl: timedelta, now: datetime
 ) -> wire_auth.StaffTokens:
-    """An access and a refresh token, both bound to the scanner the member signed in at."""
-    claims = {"scanner": str(identity.scanner_id)} if identity.scanner_id else {}
+    """An access and a refresh token of `session`, both bound to the scanner the member signed in at.
+
+    The refresh token carries the session's one acceptable token id and expires with the
+    session, however often it is traded (see `cards/sessions.py`)."""
+    claims = {"sid": str(session.id), **({"scanner": str(identity.scanner_id)} if identity.scanner_id else {})}
     access = tokens.issue(
-        typ=ACCESS_TYP, audience=STAFF_AUDIENCE, subject=str(identity.staff_id), ttl=access_ttl, claims=claims
+        typ=ACCESS_TYP,
+        audience=STAFF_AUDIENCE,
+        subject=str(identity.staff_id),
+        ttl=min(access_ttl, session.expires_at - now),
+        claims=claims,
     )
     refresh = tokens.issue(
-        typ=REFRESH_TYP, audience=STAFF_AUDIENCE, subject=str(identity.staff_id), ttl=refresh_ttl, claims=claims
+        typ=REFRESH_TYP,
+        audience=STAFF_AUDIENCE,
+        subject=str(identity.staff_id),
+        ttl=session.expires_at - now,
+        claims=claims,
+        jti=session.refresh_jti,
     )
     return wire_auth.StaffTokens(
         access_token=access.token,
@@ -142,19 +154,34 @@ def staff_tokens(
     )
 
 
-async def refresh_staff_tokens(
-    tokens: TokenService, refresh_token: str, access_ttl: timedelta, refresh_ttl: timedelta
+async def sign_in(
+    tokens: TokenService, identity: StaffIdentity, access_ttl: timedelta, refresh_ttl: timedelta, now: datetime
 ) -> wire_auth.StaffTokens:
-    """New tokens for a valid refresh token whose member and scanner are still active."""
+    """Open a session for a member who just proved who they are, and its first tokens."""
+    session = await sessions.open_session(identity, now, refresh_ttl)
+    return staff_tokens(tokens, identity, session, access_ttl, now)
+
+
+async def refresh_staff_tokens(
+    tokens: TokenService, refresh_token: str, access_ttl: timedelta, now: datetime
+) -> wire_auth.StaffTokens:
+    """The session's next tokens for its current refresh token, while the member and scanner stay active.
+
+    A refresh token already traded ends its whole session (T19): whoever else holds the family
+    is signed out with the thief."""
     try:
         claims = tokens.verify(refresh_token, typ=REFRESH_TYP, audience=STAFF_AUDIENCE)
     except TokenError as exc:
         raise _invalid() from exc
-    scanner = claims.get("scanner")
-    identity = await staff.current_identity(_uuid(claims["sub"]), _uuid(scanner) if scanner else None)
+    session_id, staff_id = _uuid(claims.get("sid")), _uuid(claims["sub"])
+    try:
+        rotated = await sessions.rotate(session_id, staff_id, str(claims["jti"]), now)
+    except sessions.SessionRefused as exc:
+        raise _invalid() from exc
+    identity = await staff.current_identity(staff_id, rotated.scanner_id, session_id)
     if identity is None:
         raise _invalid()
-    return staff_tokens(tokens, identity, access_ttl, refresh_ttl)
+    return staff_tokens(tokens, identity, rotated.session, access_ttl, now)
 
 
 def device_session(tokens: TokenService, device: customers.BoundDevice, ttl: timedelta) -> wire_customers.DeviceSession:

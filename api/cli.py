@@ -1,5 +1,5 @@
 """The command line: `python -m api init | migrate | setup-code | rotate-keys | openapi | serve | checkpoint |
-verify-checkpoints`."""
+verify-checkpoints | sweep`."""
 
 import argparse
 import asyncio
@@ -10,9 +10,11 @@ from pathlib import Path
 
 import cards  # noqa: F401  (points piccolo at cards/piccolo_conf.py)
 from api.settings import Settings
-from cards import checkpoints, staff
-from cards.database import database_url
+from cards import checkpoints, staff, sweep
+from cards.audit_log import record_action
+from cards.database import database_url, write_transaction
 from cards.migrate import migrate
+from cards.tables import Business
 from crypto.keyring import KeyringError, load_keyring, load_or_create_keyring, rotate_keyring
 from mobile_contract.checkpoints import CheckpointReport
 
@@ -81,6 +83,29 @@ async def _verify_checkpoints(settings: Settings, directory: Path) -> int:
     return 0 if all(report.intact for report in reports) else 1
 
 
+async def _record_rotation(old_kid: str, new_kid: str) -> None:
+    """Every business's audit log says the server's signing key changed, and when."""
+    now = datetime.now(UTC)
+    async with write_transaction():
+        for business in await Business.select(Business.id):
+            await record_action(
+                actor=None,
+                business_id=business["id"],
+                action="keys.rotate",
+                subject_kind="keyring",
+                subject_id=business["id"],
+                reason=None,
+                now=now,
+                details={"old_kid": old_kid, "new_kid": new_kid},
+            )
+
+
+async def _sweep() -> int:
+    for kind, count in (await sweep.sweep(datetime.now(UTC))).items():
+        print(f"{kind}: {count} deleted")
+    return 0
+
+
 def _day_argument(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -96,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("setup-code", help="print a new one-time code for the first owner")
     commands.add_parser("rotate-keys", help="make a new signing key; retired public keys still verify")
     commands.add_parser("openapi", help="print the OpenAPI document the server serves")
+    commands.add_parser(
+        "sweep", help="delete expired challenges, codes, rate-limit counters and sessions (the server does it too)"
+    )
     checkpoint = commands.add_parser(
         "checkpoint",
         help="sign each store's ledger for a day into <dir>/<store>/<date>.json",
@@ -133,8 +161,12 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         _print_setup_code(code)
     elif args.command == "rotate-keys":
+        old_kid = load_keyring(settings.keyring_path).active.kid
         ring = rotate_keyring(settings.keyring_path)
+        asyncio.run(_record_rotation(old_kid, ring.active.kid))
         print(f"active signing key is now {ring.active.kid}; {len(list(ring)) - 1} retired key(s) still verify")
+    elif args.command == "sweep":
+        return asyncio.run(_sweep())
     elif args.command == "openapi":
         import tempfile
 
@@ -156,7 +188,15 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "serve":
         import uvicorn
 
+        # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1; the app decides whom
+        # to believe, from PUNCHGUARD_TRUSTED_PROXIES (api/rate_limits.py).
         uvicorn.run(
-            "api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers, access_log=False
+            "api.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            access_log=False,
+            proxy_headers=False,
         )
     return 0

@@ -1,5 +1,6 @@
 """Settings, read from the environment once at start-up into a frozen object."""
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -10,6 +11,18 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _networks(text: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDR blocks, checked now so that a typo stops the start-up."""
+    parts = tuple(part.strip() for part in text.split(",") if part.strip())
+    for part in parts:
+        ipaddress.ip_network(part, strict=False)
+    return parts
+
+
+# Requests per minute, by route group: per client address, and for "login_account" per e-mail.
+DEFAULT_RATE_LIMITS = {"login": 10, "login_account": 10, "refresh": 30, "enroll": 30, "setup": 10}
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything configurable. The database is configured by DATABASE_URL (see cards/database.py)."""
@@ -18,12 +31,16 @@ class Settings:
     keyring_path: Path = Path("data/keys/keyring.json")
     issuer: str = "punchguard"
     access_ttl: timedelta = timedelta(minutes=15)
+    # A staff sign-in lasts this long at most, however often its tokens are refreshed.
     refresh_ttl: timedelta = timedelta(hours=12)
     session_ttl: timedelta = timedelta(hours=1)
     max_body_bytes: int = 64 * 1024
-    # Requests per minute per client address, by route group.
-    rate_limits: dict[str, int] = field(default_factory=lambda: {"login": 10, "enroll": 30, "setup": 10})
+    rate_limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+    # Proxies whose X-Forwarded-For is believed (addresses or CIDR blocks); none by default.
+    trusted_proxies: tuple[str, ...] = ()
     log_requests: bool = True
+    # How often each server process sweeps expired rows (challenges, codes, sessions...); 0: never.
+    sweep_every_s: int = 300
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -37,9 +54,10 @@ class Settings:
             session_ttl=timedelta(seconds=_int("PUNCHGUARD_SESSION_TTL_S", 3600)),
             max_body_bytes=_int("PUNCHGUARD_MAX_BODY_BYTES", 64 * 1024),
             rate_limits={
-                "login": _int("PUNCHGUARD_LOGIN_PER_MINUTE", 10),
-                "enroll": _int("PUNCHGUARD_ENROLL_PER_MINUTE", 30),
-                "setup": _int("PUNCHGUARD_SETUP_PER_MINUTE", 10),
+                group: _int(f"PUNCHGUARD_{group.upper()}_PER_MINUTE", default)
+                for group, default in DEFAULT_RATE_LIMITS.items()
             },
+            trusted_proxies=_networks(os.environ.get("PUNCHGUARD_TRUSTED_PROXIES", "")),
             log_requests=os.environ.get("PUNCHGUARD_LOG_REQUESTS", "1") != "0",
+            sweep_every_s=_int("PUNCHGUARD_SWEEP_EVERY_S", 300),
         )

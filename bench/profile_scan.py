@@ -52,7 +52,7 @@ async def main() -> None:
 
     import cards  # noqa: F401
     from api.app import create_app, database_pool
-    from api.settings import Settings
+    from api.settings import DEFAULT_RATE_LIMITS, Settings
     from cards.migrate import migrate
     from mobile_contract.stamps import Stamp, device_ref, encode_stamp
     from tests.support import app_client, cashier_at_till, new_customer, set_up_cafe
@@ -65,7 +65,7 @@ async def main() -> None:
         data_dir=work,
         keyring_path=work / "keyring.json",
         log_requests=False,
-        rate_limits={"login": 10**6, "enroll": 10**6, "setup": 10**6},
+        rate_limits=dict.fromkeys(DEFAULT_RATE_LIMITS, 10**6),
     )
     app = create_app(settings)
     from crypto.keyring import load_keyring

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from cards.database import stored_time, stored_uuid
+from cards.devices import blocked_devices
 from cards.errors import DomainError
 from cards.flags import card_code
 from cards.ledger import GENESIS_HASH, StoredEntry, load_chain, verify_chain
@@ -88,10 +89,10 @@ async def audit_card(card_id: UUID, keyring: Keyring, now: datetime, *, device_i
         reasons.append(f"Card {code} is frozen until the owner reviews it.")
     elif card["status"] != "active":
         reasons.append(f"Card {code} is closed.")
-    devices = {
-        row["id"]: row["active"]
-        for row in await Device.select(Device.id, Device.active).where(Device.customer == card["customer"])
-    }
+    rows = await Device.select(Device.id, Device.active).where(Device.customer == card["customer"])
+    blocked = await blocked_devices(card["business"], [row["id"] for row in rows])
+    # A phone this business revoked still made the punches it made; it just may not ask for more.
+    devices = {row["id"]: bool(row["active"]) and row["id"] not in blocked for row in rows}
     if device_id is not None and not devices.get(device_id, False):
         reasons.append("The phone that asked for this free item is no longer bound to the card.")
 

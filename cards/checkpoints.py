@@ -19,7 +19,9 @@ from uuid import UUID
 import msgspec
 from cryptography.exceptions import InvalidSignature
 
+from cards.audit_log import record_action
 from cards.errors import DomainError
+from cards.identity import StaffIdentity
 from cards.ledger import StoredEntry, stored_entry
 from cards.tables import LedgerEntry, Store
 from crypto.encoding import EncodingError, b64u_decode, b64u_encode
@@ -278,7 +280,30 @@ async def write_checkpoints(day: date | None, directory: Path, keyring: Keyring,
         checkpoint = await make_checkpoint(store_id, store_day, keyring, now)
         if _write_new(path, msgspec.json.format(msgspec.json.encode(checkpoint), indent=2) + b"\n"):
             written.append(path)
+            await record_checkpoint(None, checkpoint, now, where=str(path))
     return written
+
+
+async def record_checkpoint(actor: StaffIdentity | None, checkpoint: Checkpoint, now: datetime, *, where: str) -> None:
+    """Log a checkpoint made (by `actor`, or by the command line): which store, day and root, and where it went."""
+    business = await Store.select(Store.business).where(Store.id == checkpoint.store_id).first()
+    assert business is not None, "a checkpoint is made for an existing store"
+    await record_action(
+        actor=actor,
+        business_id=business["business"],
+        action="checkpoint.make",
+        subject_kind="store",
+        subject_id=checkpoint.store_id,
+        reason=None,
+        now=now,
+        details={
+            "date": checkpoint.date.isoformat(),
+            "tree_size": checkpoint.tree_size,
+            "root_hash": checkpoint.root_hash,
+            "kid": checkpoint.kid,
+            "to": where,
+        },
+    )
 
 
 def _path_names(path: Path) -> tuple[UUID, date] | None:

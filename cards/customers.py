@@ -16,6 +16,7 @@ from piccolo.custom_types import Combinable
 from cards import risk
 from cards.database import write_transaction
 from cards.errors import DomainError
+from cards.programs import program_open
 from cards.tables import Card, Challenge, Customer, Device, Program
 from crypto.encoding import EncodingError, b64u_decode
 from crypto.jwk import DevicePublicKey, InvalidKey, InvalidSignature, load_device_key
@@ -156,10 +157,10 @@ async def join_program(customer_id: UUID, program_id: UUID, now: datetime) -> wi
     """Give the customer a card in an active program; one card per program.
 
     A card sharing its customer's e-mail or phone with other cards of the program is flagged (T14)."""
-    program = await Program.select(Program.active).where(Program.id == program_id).first()
+    program = await Program.select(Program.active, Program.ends_at).where(Program.id == program_id).first()
     if program is None:
         raise DomainError(Problem.NOT_FOUND, "No such program")
-    if not program["active"]:
+    if not program_open(program["active"], program["ends_at"], now):
         raise DomainError(Problem.PROGRAM_INACTIVE)
     if await Card.exists().where((Card.customer == customer_id) & (Card.program == program_id)):
         raise DomainError(Problem.ALREADY_JOINED)

@@ -7,6 +7,7 @@ from typing import Any, overload
 from urllib.parse import unquote, urlparse
 from uuid import UUID
 
+import msgspec
 from piccolo.engine import engine_finder
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
@@ -91,3 +92,8 @@ def stored_uuid(value: UUID | str | None) -> UUID | None:
     if value is None or isinstance(value, UUID):
         return value
     return UUID(str(value))
+
+
+def stored_json(value: Any) -> Any:
+    """A JSON column's value decoded: both engines hand JSON back as text unless piccolo is asked to decode it."""
+    return msgspec.json.decode(value) if isinstance(value, str | bytes) else value

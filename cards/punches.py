@@ -15,10 +15,12 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from cards import risk
+from cards.audit_log import record_action
 from cards.database import is_unique_violation, stored_time, stored_uuid, write_transaction
 from cards.errors import DomainError
+from cards.identity import StaffIdentity
 from cards.ledger import GENESIS_HASH, Entry, seal
-from cards.staff import StaffIdentity
+from cards.programs import program_open
 from cards.tables import Card, LedgerEntry, RedeemedPunch
 from crypto.keyring import Keyring
 from mobile_contract import scans as wire
@@ -35,11 +37,13 @@ _COUNTS = f"{_STANDS} AND NOT EXISTS (SELECT 1 FROM redeemed_punch r WHERE r.pun
 # Only the constant above is interpolated; every value goes in as a {} parameter.
 _SCAN_CONTEXT_SQL = f"""
 SELECT c.status AS card_status, p.business AS business, p.punches_per_reward AS per_reward,
+       p.active AS program_active, p.ends_at AS program_ends_at,
        p.cooldown_s AS cooldown_s, p.daily_cap AS daily_cap, p.excess_policy AS excess_policy, p.risk AS risk,
        cu.email AS customer_email,
        (SELECT s.email FROM staff s WHERE s.id = {{}}) AS staff_email,
        (SELECT d.id FROM device d WHERE d.customer = c.customer AND d.active = {{}}
-          AND substr(CAST(d.id AS TEXT), 1, 18) = {{}}) AS device,
+          AND substr(CAST(d.id AS TEXT), 1, 18) = {{}}
+          AND NOT EXISTS (SELECT 1 FROM device_block b WHERE b.device = d.id AND b.business = p.business)) AS device,
        (SELECT e.seq FROM ledger_entry e WHERE e.card = c.id ORDER BY e.seq DESC LIMIT 1) AS last_seq,
        (SELECT e.entry_hash FROM ledger_entry e WHERE e.card = c.id ORDER BY e.seq DESC LIMIT 1) AS last_hash,
        (SELECT count(*) FROM ledger_entry e WHERE e.card = c.id AND e.kind = 'punch' AND {_COUNTS}) AS balance,
@@ -178,6 +182,8 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
                 return answer
         if ctx["business"] != identity.business_id:
             raise DomainError(Problem.CARD_NOT_VALID_HERE)
+        if not program_open(ctx["program_active"], ctx["program_ends_at"], now):
+            raise DomainError(Problem.PROGRAM_INACTIVE)
         if ctx["card_status"] == "frozen":
             raise DomainError(Problem.CARD_FROZEN)
         if ctx["card_status"] != "active":
@@ -306,8 +312,7 @@ async def void_punch(identity: StaffIdentity, request: wire.Void, now: datetime,
     )
     if punch is None:
         raise DomainError(Problem.PUNCH_NOT_FOUND)
-    refunded_before = await LedgerEntry.exists().where(LedgerEntry.voids == punch["id"])
-    void_id = await append_void(
+    void_id, first_void = await append_void(
         card_id=punch["card"],
         punch_id=punch["id"],
         now=now,
@@ -316,7 +321,16 @@ async def void_punch(identity: StaffIdentity, request: wire.Void, now: datetime,
         scanner_id=identity.scanner_id,
         staff_id=identity.staff_id,
     )
-    if not refunded_before:  # a repeated refund is the same refund: one flag at most
+    if first_void:  # a repeated refund is the same refund: one flag, one audit row at most
+        await record_action(
+            actor=identity,
+            action="punch.void",
+            subject_kind="punch",
+            subject_id=punch["id"],
+            reason=request.reason,
+            now=now,
+            details={"receipt": request.receipt, "store_id": str(store_id), "card_id": str(punch["card"])},
+        )
         await risk.assess_refund(
             punch_id=punch["id"],
             card_id=punch["card"],
@@ -339,15 +353,16 @@ async def append_void(
     store_id: UUID | None,
     scanner_id: UUID | None = None,
     staff_id: UUID | None = None,
-) -> UUID:
-    """Append a void entry for `punch_id` (which must be a punch on `card_id`); returns its id.
+) -> tuple[UUID, bool]:
+    """Append a void entry for `punch_id` (which must be a punch on `card_id`); returns its id, and
+    whether this call wrote it.
 
-    A punch is voided once (a unique index): voiding it again returns the first void's id.
+    A punch is voided once (a unique index): voiding it again returns the first void's id and False.
     """
     for _ in range(_MAX_ATTEMPTS):
         existing = await LedgerEntry.select(LedgerEntry.id).where(LedgerEntry.voids == punch_id).first()
         if existing is not None:
-            return UUID(str(existing["id"]))
+            return UUID(str(existing["id"])), False
         seq, prev_hash = await card_head(card_id)
         entry_id = uuid4()
         entry = Entry(
@@ -367,7 +382,7 @@ async def append_void(
             if not is_unique_violation(exc):
                 raise
             continue
-        return entry_id
+        return entry_id, True
     raise DomainError(Problem.UNAVAILABLE, "This card is busy; try again")
 
 

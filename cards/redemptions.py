@@ -19,9 +19,9 @@ from cards.audit import Audit, audit_card
 from cards.database import is_unique_violation, stored_time, write_transaction
 from cards.errors import DomainError
 from cards.flags import card_code, raise_flag
+from cards.identity import StaffIdentity
 from cards.ledger import Entry, load_chain
 from cards.punches import insert_entry
-from cards.staff import StaffIdentity
 from cards.stamps import advance_counter, refuse_counter_regression, verify_device_request
 from cards.tables import Card, Flag, FlagPunch, RedeemedPunch, Redemption
 from crypto.keyring import Keyring
@@ -34,7 +34,9 @@ _MAX_ATTEMPTS = 5
 
 # The phone, the card and how many punches still count (not voided, not used up by a free item).
 _REQUEST_CONTEXT_SQL = """
-SELECT d.public_key AS public_key, d.active AS device_active, c.status AS card_status,
+SELECT d.public_key AS public_key,
+       (d.active AND NOT EXISTS (SELECT 1 FROM device_block b WHERE b.device = d.id AND b.business = p.business))
+          AS device_active, c.status AS card_status,
        c.customer AS card_customer, p.business AS business, p.reward_name AS reward_name,
        p.punches_per_reward AS per_reward,
        (SELECT count(*) FROM ledger_entry e WHERE e.card = c.id AND e.kind = 'punch'
@@ -64,7 +66,8 @@ async def request_code(
     (T3). Resending the same request (a retry after a timeout) answers a fresh code for
     the same pending redemption, and the earlier code stops working. A card without
     enough counting punches is refused before the counter is used, so that retrying that
-    refusal is never mistaken for a clone; the full audit runs at the till.
+    refusal is never mistaken for a clone; the full audit runs at the till. A new request
+    supersedes the card's pending code, which stops working: a card has one code at a time.
     """
     rows = await Redemption.raw(_REQUEST_CONTEXT_SQL, device_id, customer_id, card_id)
     if not rows or rows[0]["card_customer"] != customer_id:
@@ -86,6 +89,8 @@ async def request_code(
         current = await advance_counter(device_id, request.counter)
         if current is None:
             redemption_id = uuid4()
+            # A new request supersedes the card's pending code: at most one waits per card (T21).
+            await Redemption.delete().where((Redemption.card == card_id) & (Redemption.status == "pending"))
             await Redemption.insert(
                 Redemption(
                     id=redemption_id,

@@ -15,6 +15,7 @@ from cards.customers import stored_device_key
 from cards.database import stored_uuid, write_transaction
 from cards.errors import DomainError
 from cards.flags import card_code, raise_flag
+from cards.programs import program_open
 from cards.tables import Card, Device
 from crypto.encoding import EncodingError, b64u_decode
 from crypto.jwk import InvalidSignature
@@ -24,9 +25,11 @@ from mobile_contract.problems import Problem
 from mobile_contract.stamps import Stamp, decode_stamp, device_ref, encode_stamp, stamp_request_message
 
 _CONTEXT_SQL = """
-SELECT d.public_key AS public_key, d.counter AS counter, d.last_stamp AS last_stamp, d.active AS device_active,
+SELECT d.public_key AS public_key, d.counter AS counter, d.last_stamp AS last_stamp,
+       (d.active AND NOT EXISTS (SELECT 1 FROM device_block b WHERE b.device = d.id AND b.business = p.business))
+          AS device_active,
        c.status AS card_status, c.customer AS card_customer, p.stamp_lifetime_s AS lifetime_s,
-       p.business AS business
+       p.business AS business, p.active AS program_active, p.ends_at AS program_ends_at
 FROM device d, card c JOIN program p ON p.id = c.program
 WHERE d.id = {} AND d.customer = {} AND c.id = {}
 """
@@ -78,6 +81,8 @@ async def issue_stamp(
         raise DomainError(Problem.NOT_FOUND, "No such card")
     row = rows[0]
     verify_device_request(row, request.signature, stamp_request_message(card_id, request.counter))
+    if not program_open(row["program_active"], row["program_ends_at"], now):
+        raise DomainError(Problem.PROGRAM_INACTIVE)
 
     stamp = Stamp(
         kid=keyring.active.kid,

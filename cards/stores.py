@@ -1,15 +1,23 @@
-"""Stores, with time zone, coordinates and opening hours, and their registered scanners."""
+"""Stores, with time zone, coordinates and opening hours, and their registered scanners.
+
+Every store edit and every scanner registered or revoked is in the audit log (T16).
+"""
 
 import hashlib
 import secrets
 import zoneinfo
+from datetime import datetime
 from functools import cache
 from typing import Any
 from uuid import UUID
 
 import msgspec
 
+from cards import sessions
+from cards.audit_log import changes, record_action
+from cards.database import write_transaction
 from cards.errors import DomainError
+from cards.identity import StaffIdentity
 from cards.tables import Scanner, Store
 from mobile_contract import stores as wire
 from mobile_contract.problems import Problem
@@ -60,18 +68,34 @@ def _scanner(row: dict[str, Any]) -> wire.Scanner:
     )
 
 
-async def create_store(business_id: UUID, request: wire.StoreCreate) -> wire.Store:
+def _audit_view(store: wire.Store) -> dict[str, Any]:
+    """A store as the audit log records it (JSON values), without what never changes."""
+    return {k: v for k, v in msgspec.to_builtins(store).items() if k not in ("id", "created_at")}
+
+
+async def create_store(actor: StaffIdentity, request: wire.StoreCreate, now: datetime) -> wire.Store:
     _check_time_zone(request.time_zone)
     store = Store(
-        business=business_id,
+        business=actor.business_id,
         name=request.name,
         time_zone=request.time_zone,
         latitude=request.latitude,
         longitude=request.longitude,
         opening_hours=msgspec.json.encode(request.opening_hours).decode(),
     )
-    await store.save()
-    return await get_store(business_id, store.id)
+    async with write_transaction():
+        await store.save()
+        created = await get_store(actor.business_id, store.id)
+        await record_action(
+            actor=actor,
+            action="store.create",
+            subject_kind="store",
+            subject_id=store.id,
+            reason=None,
+            now=now,
+            details=changes({}, _audit_view(created))["after"],
+        )
+    return created
 
 
 async def get_store(business_id: UUID, store_id: UUID) -> wire.Store:
@@ -87,12 +111,18 @@ async def list_stores(business_id: UUID) -> list[wire.Store]:
     return [_store(row) for row in rows]
 
 
-async def update_store(business_id: UUID, store_id: UUID, request: wire.StoreUpdate) -> wire.Store:
-    await get_store(business_id, store_id)
-    changes: dict[Any, Any] = {}
+async def update_store(actor: StaffIdentity, store_id: UUID, request: wire.StoreUpdate, now: datetime) -> wire.Store:
+    """Edit a store, logged as `store.update` with before -> after.
+
+    `active: false` closes the store: its tills' sessions end, its cashiers cannot sign in at
+    them, and scans and free items there are refused (STORE_INACTIVE). Refunds of its punches
+    still go through, so a customer can be refunded after a store closes.
+    """
+    before = await get_store(actor.business_id, store_id)
+    update: dict[Any, Any] = {}
     if request.time_zone is not None:
         _check_time_zone(request.time_zone)
-        changes[Store.time_zone] = request.time_zone
+        update[Store.time_zone] = request.time_zone
     for column, value in (
         (Store.name, request.name),
         (Store.latitude, request.latitude),
@@ -100,21 +130,51 @@ async def update_store(business_id: UUID, store_id: UUID, request: wire.StoreUpd
         (Store.active, request.active),
     ):
         if value is not None:
-            changes[column] = value
+            update[column] = value
     if request.opening_hours is not None:
-        changes[Store.opening_hours] = msgspec.json.encode(request.opening_hours).decode()
-    if changes:
-        await Store.update(changes).where(Store.id == store_id)
-    return await get_store(business_id, store_id)
+        update[Store.opening_hours] = msgspec.json.encode(request.opening_hours).decode()
+    if not update:
+        return before
+    async with write_transaction():
+        await Store.update(update).where(Store.id == store_id)
+        after = await get_store(actor.business_id, store_id)
+        diff = changes(_audit_view(before), _audit_view(after))
+        if diff["after"]:
+            await record_action(
+                actor=actor,
+                action="store.update",
+                subject_kind="store",
+                subject_id=store_id,
+                reason=None,
+                now=now,
+                details=diff,
+            )
+    if before.active and not after.active:
+        await sessions.end_store_sessions(store_id, now, "store closed")
+    return after
 
 
-async def register_scanner(business_id: UUID, store_id: UUID, request: wire.ScannerCreate) -> wire.ScannerRegistered:
+async def register_scanner(
+    actor: StaffIdentity, store_id: UUID, request: wire.ScannerCreate, now: datetime
+) -> wire.ScannerRegistered:
     """Register a scanning device; its secret is returned once and only its hash is kept."""
-    await get_store(business_id, store_id)
+    store = await get_store(actor.business_id, store_id)
+    if not store.active:
+        raise DomainError(Problem.STORE_INACTIVE, "This store is closed: reopen it before registering a scanner")
     secret = secrets.token_urlsafe(32)
     scanner = Scanner(store=store_id, name=request.name, secret_hash=hashlib.sha256(secret.encode()).hexdigest())
-    await scanner.save()
-    return wire.ScannerRegistered(scanner=await get_scanner(business_id, scanner.id), scanner_secret=secret)
+    async with write_transaction():
+        await scanner.save()
+        await record_action(
+            actor=actor,
+            action="scanner.register",
+            subject_kind="scanner",
+            subject_id=scanner.id,
+            reason=None,
+            now=now,
+            details={"store_id": str(store_id), "name": request.name},
+        )
+    return wire.ScannerRegistered(scanner=await get_scanner(actor.business_id, scanner.id), scanner_secret=secret)
 
 
 async def get_scanner(business_id: UUID, scanner_id: UUID) -> wire.Scanner:
@@ -134,8 +194,24 @@ async def list_scanners(business_id: UUID, store_id: UUID) -> list[wire.Scanner]
     return [_scanner(row) for row in rows]
 
 
-async def revoke_scanner(business_id: UUID, scanner_id: UUID) -> wire.Scanner:
-    """Revoke a lost or stolen scanner; tokens bound to it stop working on their next request (T9)."""
-    await get_scanner(business_id, scanner_id)
-    await Scanner.update({Scanner.active: False}).where(Scanner.id == scanner_id)
-    return await get_scanner(business_id, scanner_id)
+async def revoke_scanner(actor: StaffIdentity, scanner_id: UUID, reason: str | None, now: datetime) -> wire.Scanner:
+    """Revoke a lost or stolen scanner: its sessions end at once (T9); logged the first time."""
+    await get_scanner(actor.business_id, scanner_id)  # another business's scanner reads as missing
+    async with write_transaction():
+        revoked = (
+            await Scanner.update({Scanner.active: False})
+            .where((Scanner.id == scanner_id) & Scanner.active.eq(True))
+            .returning(Scanner.id)
+        )
+        if revoked:
+            await record_action(
+                actor=actor,
+                action="scanner.revoke",
+                subject_kind="scanner",
+                subject_id=scanner_id,
+                reason=reason,
+                now=now,
+            )
+    scanner = await get_scanner(actor.business_id, scanner_id)
+    await sessions.end_scanner_sessions([scanner_id], now, "scanner revoked")
+    return scanner

@@ -41,7 +41,10 @@ class Staff(Table):
     id = UUID(primary_key=True)
     business = ForeignKey(references=Business, null=False)
     name = Varchar(length=120)
-    email = Varchar(length=254, unique=True)
+    # Unique per business (a migration's index), not across businesses: a business creating a
+    # staff member must learn nothing about another business's staff (T20). Sign-in tells
+    # accounts with one e-mail apart by their passwords (see cards/staff.py).
+    email = Varchar(length=254, index=True)
     password_hash = Text()
     role = Varchar(length=16)
     store = ForeignKey(references=Store, null=True)
@@ -73,6 +76,8 @@ class Program(Table):
     # The risk rules' thresholds (mobile_contract.programs.RiskThresholds); a missing key means its default.
     risk = JSON(default={})
     active = Boolean(default=True)
+    # After this moment the program behaves as inactive (see cards/programs.py); None: no end.
+    ends_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
 
 
@@ -235,4 +240,52 @@ class AuditLog(Table):
     subject_id = UUID()
     reason = Text(null=True, default=None)
     details = JSON(default={})
+    at = Timestamptz()
+    # The sign-in session that acted (a StaffSession id), or "command line" for the server's commands.
+    session = Varchar(length=64, null=True, default=None)
+
+
+class StaffSession(Table):
+    """One sign-in: the family of its refresh tokens (T19).
+
+    Only the refresh token whose id is `refresh_jti` may be traded, once; trading it gives
+    the next one. A token of the family shown again after it was traded is a stolen copy
+    (or its thief's retry): the whole family ends. A session lives at most until
+    `expires_at`, however often it is refreshed; logging out, disabling the staff member,
+    revoking the scanner or closing the store ends it, and nothing revives it.
+    """
+
+    id = UUID(primary_key=True)
+    business = ForeignKey(references=Business, null=False)
+    staff = ForeignKey(references=Staff, null=False, index=True)
+    scanner = ForeignKey(references=Scanner, null=True)
+    refresh_jti = Varchar(length=32)
+    created_at = Timestamptz()
+    refreshed_at = Timestamptz(null=True, default=None)
+    expires_at = Timestamptz()
+    ended_at = Timestamptz(null=True, default=None)
+    end_reason = Varchar(length=32, null=True, default=None)
+
+
+class RateLimitCounter(Table):
+    """How many requests one bucket (a route group and a client address, or an account) made
+    in its current window. One row per bucket, advanced by an atomic upsert, so every worker
+    and process of the server counts against the same number (T18). Swept once its window ends."""
+
+    bucket = Varchar(length=300, primary_key=True)
+    window_start = Timestamptz()
+    hits = Integer(default=0)
+
+
+class DeviceBlock(Table):
+    """A phone one business no longer accepts (its owner revoked it there).
+
+    Scoped to the business, because a phone is the customer's, for every café: one café's
+    revocation must neither disable it elsewhere nor tell that café where else it is used (T20).
+    """
+
+    id = UUID(primary_key=True)
+    device = ForeignKey(references=Device, null=False)
+    business = ForeignKey(references=Business, null=False)
+    reason = Text()
     at = Timestamptz()

@@ -73,10 +73,19 @@ class TokenService:
         self._verified: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
 
     def issue(
-        self, *, typ: str, audience: str, subject: str, ttl: timedelta, claims: Mapping[str, Any] | None = None
+        self,
+        *,
+        typ: str,
+        audience: str,
+        subject: str,
+        ttl: timedelta,
+        claims: Mapping[str, Any] | None = None,
+        jti: str | None = None,
     ) -> IssuedToken:
+        """Sign a token of kind `typ`; `jti` defaults to a fresh random id (a caller that keeps
+        track of its tokens, like a refresh-token family, passes its own)."""
         now = self._clock()
-        jti = secrets.token_urlsafe(16)
+        jti = jti or secrets.token_urlsafe(16)
         expires_at = now + ttl
         payload = {
             **(claims or {}),

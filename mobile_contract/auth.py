@@ -21,12 +21,18 @@ class OwnerSetup(Wire, frozen=True, kw_only=True):
 
 
 class Login(Wire, frozen=True, kw_only=True):
-    """Owners and managers may sign in anywhere; a cashier signs in at a registered scanner."""
+    """Owners and managers may sign in anywhere; a cashier signs in at a registered scanner.
+
+    One e-mail may be staff at several businesses. `business_id` is needed only when the
+    same password opens more than one of them (the answer is then `business-required`,
+    listing them); at a scanner, the scanner's business decides.
+    """
 
     email: Email
     password: Annotated[str, msgspec.Meta(max_length=256)]
     scanner_id: Id | None = None
     scanner_secret: Annotated[str, msgspec.Meta(max_length=128)] | None = None
+    business_id: Id | None = None
 
 
 class Refresh(Wire, frozen=True, kw_only=True):

@@ -36,21 +36,29 @@ class Problem(Enum):
     FORBIDDEN = _Problem("forbidden", 403, "Your role does not allow this")
     SCANNER_REQUIRED = _Problem("scanner-required", 403, "Cashiers sign in at a registered scanner")
     INVALID_SETUP_CODE = _Problem("invalid-setup-code", 403, "The setup code is wrong or was already used")
+    BUSINESS_REQUIRED = _Problem(
+        "business-required", 409, "This e-mail and password open accounts at several businesses: name one"
+    )
+    OWNER_REQUIRED = _Problem(
+        "owner-required", 403, "Only an owner may make the program easier to earn or relax a risk rule"
+    )
 
     # Phones and proofs of possession.
     INVALID_CHALLENGE = _Problem("invalid-challenge", 401, "The challenge is unknown, used or expired")
     INVALID_PUBLIC_KEY = _Problem("invalid-public-key", 400, "The public key is not a usable Ed25519 or P-256 key")
     INVALID_PROOF = _Problem("invalid-proof", 401, "The signature does not prove possession of the device key")
     DEVICE_ALREADY_ENROLLED = _Problem("device-already-enrolled", 409, "This device key is already enrolled")
-    DEVICE_SHARED = _Problem(
-        "device-shared", 409, "This phone also holds cards at another business; freeze the card instead"
-    )
 
     # The café's set-up.
     INVALID_TIME_ZONE = _Problem("invalid-time-zone", 400, "Unknown IANA time zone")
     EMAIL_TAKEN = _Problem("email-taken", 409, "A staff member already uses this e-mail")
     STORE_REQUIRED = _Problem("store-required", 400, "A cashier belongs to one store")
-    PROGRAM_INACTIVE = _Problem("program-inactive", 409, "This program is not accepting members")
+    STORE_INACTIVE = _Problem(
+        "store-inactive", 403, "This store is closed in PunchGuard: its tills cannot punch or give free items"
+    )
+    PROGRAM_INACTIVE = _Problem(
+        "program-inactive", 409, "This program is closed: it takes no new members, stamps or punches"
+    )
     ALREADY_JOINED = _Problem("already-joined", 409, "This customer already has a card in this program")
 
     # Stamps and scans: what the scanner app shows the cashier.

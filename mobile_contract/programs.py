@@ -1,10 +1,14 @@
 """Punch-card programs: how many punches earn which reward, and the limits that stop abuse."""
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
 
 from mobile_contract.base import Id, Name, Timestamp, Wire
+
+# Aware only: an end without an offset would mean a different moment on each server.
+EndsAt = Annotated[datetime, msgspec.Meta(tz=True, description="After this moment the program is closed")]
 
 # Threat model T2: a stamp lives 30 s by default and never more than 120 s.
 StampLifetime = Annotated[int, msgspec.Meta(ge=10, le=120)]
@@ -53,6 +57,7 @@ class ProgramCreate(Wire, frozen=True, kw_only=True):
     daily_cap: DailyCap = 3
     excess_policy: ExcessPolicy = "flag"
     risk: RiskThresholds = msgspec.field(default_factory=RiskThresholds)
+    ends_at: EndsAt | None = None
 
 
 class ProgramUpdate(Wire, frozen=True, kw_only=True):
@@ -65,7 +70,10 @@ class ProgramUpdate(Wire, frozen=True, kw_only=True):
     excess_policy: ExcessPolicy | None = None
     # Replaces every threshold at once; a threshold left out takes its default.
     risk: RiskThresholds | None = None
+    # false closes the program (no new members, stamps or punches; earned free items stay redeemable).
     active: bool | None = None
+    # Left out: unchanged; null: the program no longer ends.
+    ends_at: EndsAt | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class Program(Wire, frozen=True, kw_only=True):
@@ -80,4 +88,16 @@ class Program(Wire, frozen=True, kw_only=True):
     excess_policy: ExcessPolicy
     risk: RiskThresholds
     active: bool
+    ends_at: Timestamp | None
     created_at: Timestamp
+
+
+class PublicProgram(Wire, frozen=True, kw_only=True):
+    """A program as a customer sees it before joining: never its fraud thresholds (T20)."""
+
+    id: Id
+    business_id: Id
+    name: str
+    reward_name: str
+    punches_per_reward: int
+    ends_at: Timestamp | None

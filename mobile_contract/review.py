@@ -102,11 +102,12 @@ class TimelineCustomer(Wire, frozen=True, kw_only=True):
 
 
 class DeviceView(Wire, frozen=True, kw_only=True):
+    """A customer's phone. `active`: this business accepts it (it was neither unbound nor revoked here)."""
+
     id: Id
     customer_id: Id
     algorithm: str
     active: bool
-    counter: int
     created_at: Timestamp
 
 
@@ -157,6 +158,8 @@ class AuditEntry(Wire, frozen=True, kw_only=True):
     reason: str | None
     details: dict[str, Any]
     at: Timestamp
+    # The sign-in session that acted, or "command line" for the server's commands.
+    session: str | None = None
 
 
 class AuditPage(Wire, frozen=True, kw_only=True):
@@ -164,6 +167,25 @@ class AuditPage(Wire, frozen=True, kw_only=True):
 
     entries: list[AuditEntry]
     next_offset: int | None
+
+
+class GrantedFreeItem(Wire, frozen=True, kw_only=True):
+    redemption_id: Id
+    card_id: Id
+    card_code: str
+    store_name: str | None
+    cashier_name: str | None
+    decided_at: Timestamp
+
+
+class FreeItemsUnderChange(Wire, frozen=True, kw_only=True):
+    """The free items a program granted while one of its changes was in force (until its next change)."""
+
+    entry_id: Id
+    program_id: Id
+    in_force_from: Timestamp
+    in_force_until: Timestamp | None
+    free_items: list[GrantedFreeItem]
 
 
 class CardTimeline(Wire, frozen=True, kw_only=True):

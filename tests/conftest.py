@@ -16,7 +16,7 @@ from piccolo.engine.postgres import PostgresEngine
 
 import cards  # noqa: F401  (must follow DATABASE_URL)
 from api.app import create_app, database_pool
-from api.settings import Settings
+from api.settings import DEFAULT_RATE_LIMITS, Settings
 from cards.database import current_engine
 from cards.migrate import migrate
 from cards.tables import (
@@ -26,15 +26,18 @@ from cards.tables import (
     Challenge,
     Customer,
     Device,
+    DeviceBlock,
     Flag,
     FlagPunch,
     LedgerEntry,
     Program,
+    RateLimitCounter,
     RedeemedPunch,
     Redemption,
     Scanner,
     SetupCode,
     Staff,
+    StaffSession,
     Store,
 )
 from crypto.keyring import Keyring, load_or_create_keyring
@@ -43,6 +46,9 @@ from tests.support import FakeClock, app_client
 # Children before parents, so deleting works whether or not the engine enforces foreign keys.
 TABLES = [
     AuditLog,
+    RateLimitCounter,
+    DeviceBlock,
+    StaffSession,
     RedeemedPunch,
     Redemption,
     FlagPunch,
@@ -103,7 +109,7 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(
         data_dir=tmp_path,
         keyring_path=tmp_path / "keyring.json",
-        rate_limits={"login": 1000, "enroll": 1000, "setup": 1000},
+        rate_limits=dict.fromkeys(DEFAULT_RATE_LIMITS, 1000),
         log_requests=False,
     )
 

@@ -12,7 +12,7 @@ from api.auth import managers_only
 from cards import checkpoints, stores
 from cards.clock import Clock
 from cards.errors import DomainError
-from cards.staff import StaffIdentity
+from cards.identity import StaffIdentity
 from crypto.keyring import Keyring
 from mobile_contract import checkpoints as wire
 from mobile_contract.problems import Problem
@@ -51,7 +51,9 @@ class CheckpointController(Controller):
         clock: NamedDependency[Clock],
     ) -> wire.Checkpoint:
         await stores.get_store(actor.business_id, store_id)
-        return await checkpoints.make_checkpoint(store_id, _day(day), keyring, clock())
+        checkpoint = await checkpoints.make_checkpoint(store_id, _day(day), keyring, clock())
+        await checkpoints.record_checkpoint(actor, checkpoint, clock(), where="GET /v1/stores/{store_id}/checkpoints")
+        return checkpoint
 
     @post(
         "/checkpoints/verify",

@@ -1,4 +1,5 @@
-"""Punch-card programs: owners and managers set them; anyone may read a business's active ones."""
+"""Punch-card programs: owners create them, owners and managers change them (only owners relax them);
+anyone may read a business's open ones."""
 
 from uuid import UUID
 
@@ -8,7 +9,8 @@ from litestar.params import FromPath, JSONBody
 
 from api.auth import managers_only
 from cards import programs
-from cards.staff import StaffIdentity
+from cards.clock import Clock
+from cards.identity import StaffIdentity
 from mobile_contract import programs as wire
 
 
@@ -17,9 +19,11 @@ class ProgramController(Controller):
     tags = ["programs"]
     guards = [managers_only]
 
-    @post(operation_id="createProgram")
-    async def create(self, data: JSONBody[wire.ProgramCreate], actor: NamedDependency[StaffIdentity]) -> wire.Program:
-        return await programs.create_program(actor.business_id, data)
+    @post(operation_id="createProgram", summary="Create a program (owners only)")
+    async def create(
+        self, data: JSONBody[wire.ProgramCreate], actor: NamedDependency[StaffIdentity], clock: NamedDependency[Clock]
+    ) -> wire.Program:
+        return await programs.create_program(actor, data, clock())
 
     @get(operation_id="listPrograms")
     async def list_all(self, actor: NamedDependency[StaffIdentity]) -> list[wire.Program]:
@@ -29,11 +33,19 @@ class ProgramController(Controller):
     async def read(self, program_id: FromPath[UUID], actor: NamedDependency[StaffIdentity]) -> wire.Program:
         return await programs.get_program(program_id, actor.business_id)
 
-    @patch("/{program_id:uuid}", operation_id="updateProgram")
+    @patch(
+        "/{program_id:uuid}",
+        operation_id="updateProgram",
+        summary="Change a program; making it easier to earn or relaxing a threshold needs an owner",
+    )
     async def update(
-        self, program_id: FromPath[UUID], data: JSONBody[wire.ProgramUpdate], actor: NamedDependency[StaffIdentity]
+        self,
+        program_id: FromPath[UUID],
+        data: JSONBody[wire.ProgramUpdate],
+        actor: NamedDependency[StaffIdentity],
+        clock: NamedDependency[Clock],
     ) -> wire.Program:
-        return await programs.update_program(actor.business_id, program_id, data)
+        return await programs.update_program(actor, program_id, data, clock())
 
 
 class PublicProgramController(Controller):
@@ -43,6 +55,6 @@ class PublicProgramController(Controller):
     tags = ["programs"]
     opt = {"exclude_from_auth": True}
 
-    @get("/{business_id:uuid}/programs", operation_id="listActivePrograms")
-    async def list_active(self, business_id: FromPath[UUID]) -> list[wire.Program]:
-        return await programs.list_programs(business_id, active_only=True)
+    @get("/{business_id:uuid}/programs", operation_id="listActivePrograms", summary="A business's open programs")
+    async def list_open(self, business_id: FromPath[UUID], clock: NamedDependency[Clock]) -> list[wire.PublicProgram]:
+        return await programs.list_open_programs(business_id, clock())

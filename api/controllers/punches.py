@@ -11,7 +11,7 @@ from api import qr
 from api.auth import CustomerIdentity, customers_only, managers_only, staff_only
 from cards import punches, stamps
 from cards.clock import Clock
-from cards.staff import StaffIdentity
+from cards.identity import StaffIdentity
 from crypto.keyring import Keyring
 from mobile_contract import scans as wire
 from mobile_contract.stamps import QR_VERSION

@@ -9,7 +9,7 @@ from litestar.params import FromPath, JSONBody
 from api.auth import CustomerIdentity, customers_only, staff_only
 from cards import redemptions
 from cards.clock import Clock
-from cards.staff import StaffIdentity
+from cards.identity import StaffIdentity
 from crypto.keyring import Keyring
 from mobile_contract import redemptions as wire
 

@@ -9,9 +9,9 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from api.auth import managers_only
-from cards import review
+from cards import audit_log, devices, exports, flag_review, programs, timeline
 from cards.clock import Clock
-from cards.staff import StaffIdentity
+from cards.identity import StaffIdentity
 from crypto.keyring import Keyring
 from mobile_contract import review as wire
 
@@ -45,8 +45,8 @@ async def provide_flag_filter(
     status: FromQuery[wire.FlagStatus | None] = None,
     since: Since = None,
     until: Until = None,
-) -> review.FlagFilter:
-    return review.FlagFilter(
+) -> flag_review.FlagFilter:
+    return flag_review.FlagFilter(
         store_id=store_id, staff_id=staff_id, card_id=card_id, rule=rule, status=status, since=since, until=until
     )
 
@@ -57,8 +57,8 @@ async def provide_punch_filter(
     card_id: FromQuery[UUID | None] = None,
     since: Since = None,
     until: Until = None,
-) -> review.PunchFilter:
-    return review.PunchFilter(store_id=store_id, staff_id=staff_id, card_id=card_id, since=since, until=until)
+) -> exports.PunchFilter:
+    return exports.PunchFilter(store_id=store_id, staff_id=staff_id, card_id=card_id, since=since, until=until)
 
 
 def _csv(text: str, filename: str) -> Response[str]:
@@ -81,15 +81,15 @@ class FlagController(Controller):
     async def list_all(
         self,
         actor: NamedDependency[StaffIdentity],
-        search: NamedDependency[review.FlagFilter],
+        search: NamedDependency[flag_review.FlagFilter],
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> wire.FlagPage:
-        return await review.list_flags(actor.business_id, search, limit, offset)
+        return await flag_review.list_flags(actor.business_id, search, limit, offset)
 
     @get("/{flag_id:uuid}", operation_id="getFlag")
     async def read(self, flag_id: FromPath[UUID], actor: NamedDependency[StaffIdentity]) -> wire.FlagView:
-        return await review.get_flag(actor.business_id, flag_id)
+        return await flag_review.get_flag(actor.business_id, flag_id)
 
     @post(
         "/{flag_id:uuid}/approve",
@@ -105,7 +105,7 @@ class FlagController(Controller):
         clock: NamedDependency[Clock],
         keyring: NamedDependency[Keyring],
     ) -> wire.FlagReviewed:
-        return await review.review_flag(actor, flag_id, "approved", data.reason, clock(), keyring)
+        return await flag_review.review_flag(actor, flag_id, "approved", data.reason, clock(), keyring)
 
     @post(
         "/{flag_id:uuid}/reject",
@@ -121,7 +121,7 @@ class FlagController(Controller):
         clock: NamedDependency[Clock],
         keyring: NamedDependency[Keyring],
     ) -> wire.FlagReviewed:
-        return await review.review_flag(actor, flag_id, "rejected", data.reason, clock(), keyring)
+        return await flag_review.review_flag(actor, flag_id, "rejected", data.reason, clock(), keyring)
 
 
 class CardReviewController(Controller):
@@ -133,7 +133,7 @@ class CardReviewController(Controller):
 
     @get("/timeline", operation_id="getCardTimeline", summary="The card, its phones, ledger, flags and audit entries")
     async def timeline(self, card_id: FromPath[UUID], actor: NamedDependency[StaffIdentity]) -> wire.CardTimeline:
-        return await review.card_timeline(actor.business_id, card_id)
+        return await timeline.card_timeline(actor.business_id, card_id)
 
     @post(
         "/freeze", operation_id="freezeCard", status_code=200, summary="No stamps, punches or free items until unfrozen"
@@ -145,7 +145,7 @@ class CardReviewController(Controller):
         actor: NamedDependency[StaffIdentity],
         clock: NamedDependency[Clock],
     ) -> wire.CardOverview:
-        return await review.set_card_frozen(actor, card_id, frozen=True, reason=data.reason, now=clock())
+        return await timeline.set_card_frozen(actor, card_id, frozen=True, reason=data.reason, now=clock())
 
     @post("/unfreeze", operation_id="unfreezeCard", status_code=200)
     async def unfreeze(
@@ -155,7 +155,7 @@ class CardReviewController(Controller):
         actor: NamedDependency[StaffIdentity],
         clock: NamedDependency[Clock],
     ) -> wire.CardOverview:
-        return await review.set_card_frozen(actor, card_id, frozen=False, reason=data.reason, now=clock())
+        return await timeline.set_card_frozen(actor, card_id, frozen=False, reason=data.reason, now=clock())
 
 
 class DeviceController(Controller):
@@ -169,7 +169,7 @@ class DeviceController(Controller):
         "/{device_id:uuid}/revoke",
         operation_id="revokeDevice",
         status_code=200,
-        summary="Unbind a phone: no more stamps or redemption codes; its shown stamps are refused",
+        summary="Stop accepting a phone here: no stamps or codes for this business's cards; its stamps are refused",
     )
     async def revoke(
         self,
@@ -178,7 +178,7 @@ class DeviceController(Controller):
         actor: NamedDependency[StaffIdentity],
         clock: NamedDependency[Clock],
     ) -> wire.DeviceView:
-        return await review.revoke_device(actor, device_id, data.reason, clock())
+        return await devices.revoke_device(actor, device_id, data.reason, clock())
 
 
 class AuditLogController(Controller):
@@ -198,8 +198,20 @@ class AuditLogController(Controller):
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> wire.AuditPage:
-        search = review.AuditFilter(action=action, subject_id=subject_id, actor_id=actor_id, since=since, until=until)
-        return await review.list_audit(actor.business_id, search, limit, offset)
+        search = audit_log.AuditFilter(
+            action=action, subject_id=subject_id, actor_id=actor_id, since=since, until=until
+        )
+        return await audit_log.list_audit(actor.business_id, search, limit, offset)
+
+    @get(
+        "/{entry_id:uuid}/free-items",
+        operation_id="listFreeItemsUnderChange",
+        summary="For a change of a program: the free items it granted while that change was in force",
+    )
+    async def free_items(
+        self, entry_id: FromPath[UUID], actor: NamedDependency[StaffIdentity]
+    ) -> wire.FreeItemsUnderChange:
+        return await programs.free_items_under(actor.business_id, entry_id)
 
 
 class ExportController(Controller):
@@ -217,9 +229,9 @@ class ExportController(Controller):
         summary="The flags matching the same filters as listFlags, as CSV",
     )
     async def flags(
-        self, actor: NamedDependency[StaffIdentity], search: NamedDependency[review.FlagFilter]
+        self, actor: NamedDependency[StaffIdentity], search: NamedDependency[flag_review.FlagFilter]
     ) -> Response[str]:
-        return _csv(await review.export_flags(actor.business_id, search), "punchguard-flags.csv")
+        return _csv(await exports.export_flags(actor.business_id, search), "punchguard-flags.csv")
 
     @get(
         "/punches.csv",
@@ -229,6 +241,6 @@ class ExportController(Controller):
         summary="Punches with store, cashier, scanner, receipt, and whether voided, redeemed or under review",
     )
     async def punches(
-        self, actor: NamedDependency[StaffIdentity], search: NamedDependency[review.PunchFilter]
+        self, actor: NamedDependency[StaffIdentity], search: NamedDependency[exports.PunchFilter]
     ) -> Response[str]:
-        return _csv(await review.export_punches(actor.business_id, search), "punchguard-punches.csv")
+        return _csv(await exports.export_punches(actor.business_id, search), "punchguard-punches.csv")

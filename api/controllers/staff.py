@@ -7,9 +7,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from api.auth import managers_only, staff_only
-from cards import review, staff
+from cards import staff
 from cards.clock import Clock
-from cards.staff import StaffIdentity
+from cards.identity import StaffIdentity
 from mobile_contract import stores as wire
 
 
@@ -27,8 +27,10 @@ class StaffController(Controller):
         guards=[managers_only],
         summary="Add a staff member (managers may add cashiers; owners anyone)",
     )
-    async def create(self, data: JSONBody[wire.StaffCreate], actor: NamedDependency[StaffIdentity]) -> wire.StaffMember:
-        return await staff.create_member(actor, data)
+    async def create(
+        self, data: JSONBody[wire.StaffCreate], actor: NamedDependency[StaffIdentity], clock: NamedDependency[Clock]
+    ) -> wire.StaffMember:
+        return await staff.create_member(actor, data, clock())
 
     @get(operation_id="listStaff", guards=[managers_only])
     async def list_all(self, actor: NamedDependency[StaffIdentity]) -> list[wire.StaffMember]:
@@ -51,4 +53,4 @@ class StaffController(Controller):
         actor: NamedDependency[StaffIdentity],
         clock: NamedDependency[Clock],
     ) -> wire.StaffMember:
-        return await review.update_staff(actor, staff_id, data, clock())
+        return await staff.update_member(actor, staff_id, data, clock())

@@ -7,9 +7,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from api.auth import managers_only
-from cards import review, stores
+from cards import stores
 from cards.clock import Clock
-from cards.staff import StaffIdentity
+from cards.identity import StaffIdentity
 from mobile_contract import stores as wire
 from mobile_contract.review import OptionalReason
 
@@ -20,8 +20,10 @@ class StoreController(Controller):
     guards = [managers_only]
 
     @post(operation_id="createStore")
-    async def create(self, data: JSONBody[wire.StoreCreate], actor: NamedDependency[StaffIdentity]) -> wire.Store:
-        return await stores.create_store(actor.business_id, data)
+    async def create(
+        self, data: JSONBody[wire.StoreCreate], actor: NamedDependency[StaffIdentity], clock: NamedDependency[Clock]
+    ) -> wire.Store:
+        return await stores.create_store(actor, data, clock())
 
     @get(operation_id="listStores")
     async def list_all(self, actor: NamedDependency[StaffIdentity]) -> list[wire.Store]:
@@ -31,11 +33,19 @@ class StoreController(Controller):
     async def read(self, store_id: FromPath[UUID], actor: NamedDependency[StaffIdentity]) -> wire.Store:
         return await stores.get_store(actor.business_id, store_id)
 
-    @patch("/{store_id:uuid}", operation_id="updateStore")
+    @patch(
+        "/{store_id:uuid}",
+        operation_id="updateStore",
+        summary="Edit a store; active=false closes it (its tills stop at once; refunds still work)",
+    )
     async def update(
-        self, store_id: FromPath[UUID], data: JSONBody[wire.StoreUpdate], actor: NamedDependency[StaffIdentity]
+        self,
+        store_id: FromPath[UUID],
+        data: JSONBody[wire.StoreUpdate],
+        actor: NamedDependency[StaffIdentity],
+        clock: NamedDependency[Clock],
     ) -> wire.Store:
-        return await stores.update_store(actor.business_id, store_id, data)
+        return await stores.update_store(actor, store_id, data, clock())
 
     @post(
         "/{store_id:uuid}/scanners",
@@ -43,9 +53,13 @@ class StoreController(Controller):
         summary="Register a scanner; its secret is shown once",
     )
     async def register_scanner(
-        self, store_id: FromPath[UUID], data: JSONBody[wire.ScannerCreate], actor: NamedDependency[StaffIdentity]
+        self,
+        store_id: FromPath[UUID],
+        data: JSONBody[wire.ScannerCreate],
+        actor: NamedDependency[StaffIdentity],
+        clock: NamedDependency[Clock],
     ) -> wire.ScannerRegistered:
-        return await stores.register_scanner(actor.business_id, store_id, data)
+        return await stores.register_scanner(actor, store_id, data, clock())
 
     @get("/{store_id:uuid}/scanners", operation_id="listScanners")
     async def list_scanners(
@@ -76,4 +90,4 @@ class ScannerController(Controller):
         clock: NamedDependency[Clock],
         data: JSONBody[OptionalReason | None] = None,
     ) -> wire.Scanner:
-        return await review.revoke_scanner(actor, scanner_id, data.reason if data else None, clock())
+        return await stores.revoke_scanner(actor, scanner_id, data.reason if data else None, clock())

@@ -179,7 +179,7 @@ async def test_enrollment_is_rate_limited(client: httpx.AsyncClient, settings: o
     from crypto.keyring import load_or_create_keyring
 
     assert isinstance(settings, Settings)
-    limited = dataclasses.replace(settings, rate_limits={"login": 1000, "enroll": 4, "setup": 1000})
+    limited = dataclasses.replace(settings, rate_limits={**settings.rate_limits, "enroll": 4})
     app = create_app(limited, keyring=load_or_create_keyring(settings.keyring_path))
     async with app_client(app) as limited_client:
         statuses = [(await limited_client.post("/v1/challenges")).status_code for _ in range(6)]

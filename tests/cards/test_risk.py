@@ -15,7 +15,7 @@ from uuid import UUID
 import httpx
 import pytest
 
-from api.settings import Settings
+from api.settings import DEFAULT_RATE_LIMITS, Settings
 from cards.flags import card_code
 from cards.risk import haversine_km, is_open
 from cards.tables import Flag, FlagPunch
@@ -54,7 +54,7 @@ def settings(tmp_path: Path) -> Settings:
         access_ttl=timedelta(days=10),
         refresh_ttl=timedelta(days=11),
         session_ttl=timedelta(days=10),
-        rate_limits={"login": 1000, "enroll": 1000, "setup": 1000},
+        rate_limits=dict.fromkeys(DEFAULT_RATE_LIMITS, 1000),
         log_requests=False,
     )
 

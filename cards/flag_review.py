@@ -1,0 +1,258 @@
+"""The owner's decisions on flags: listing them with their evidence, approving and rejecting.
+
+Every decision writes one row to the audit log in the same transaction. Everything is scoped
+to the reviewer's business: another business's flag reads as missing (T13).
+"""
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from piccolo.custom_types import Combinable
+
+from cards.audit_log import record_action
+from cards.database import stored_json, stored_uuid, write_transaction
+from cards.duties import refuse_own_flag
+from cards.errors import DomainError
+from cards.flags import card_code
+from cards.identity import StaffIdentity
+from cards.periods import check_window, utc
+from cards.punches import append_void
+from cards.tables import (
+    Flag,
+    FlagPunch,
+    LedgerEntry,
+)
+from crypto.keyring import Keyring
+from mobile_contract import review as wire
+from mobile_contract.problems import Problem
+
+
+@dataclass(frozen=True, slots=True)
+class FlagFilter:
+    """Which flags to list: every field narrows the list; `since <= created_at < until`.
+
+    `store_id`, `staff_id` and `card_id` match a flag that names the store, cashier or card
+    itself, or one of whose punches was made there, by them or on it (the daily-cap rule
+    names only the punch; a cashier's or scanner's pattern names no card).
+    """
+
+    store_id: UUID | None = None
+    staff_id: UUID | None = None
+    card_id: UUID | None = None
+    rule: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+FLAG_COLUMNS = (
+    Flag.id,
+    Flag.rule,
+    Flag.severity,
+    Flag.status,
+    Flag.explanation,
+    Flag.evidence,
+    Flag.card,
+    Flag.store,
+    Flag.store.name.as_alias("store_name"),
+    Flag.staff,
+    Flag.staff.name.as_alias("staff_name"),
+    Flag.scanner,
+    Flag.created_at,
+    Flag.reviewed_by,
+    Flag.reviewed_by.name.as_alias("reviewed_by_name"),
+    Flag.reviewed_at,
+    Flag.review_reason,
+)
+
+
+def _punches_where(column: Any, value: UUID) -> Combinable:
+    """Flags one of whose punches has `column == value`."""
+    punches = LedgerEntry.select(LedgerEntry.id).where(column == value)
+    return Flag.id.is_in(FlagPunch.select(FlagPunch.flag).where(FlagPunch.punch.is_in(punches)))
+
+
+def flag_where(business_id: UUID, search: FlagFilter) -> Combinable:
+    since, until = utc(search.since), utc(search.until)
+    check_window(since, until)
+    where: Combinable = Flag.business == business_id
+    if search.card_id is not None:
+        # A flag about several cards (a cashier's or scanner's pattern) names no card, only punches.
+        where &= (Flag.card == search.card_id) | _punches_where(LedgerEntry.card, search.card_id)
+    if search.rule is not None:
+        where &= Flag.rule == search.rule
+    if search.status is not None:
+        where &= Flag.status == search.status
+    if since is not None:
+        where &= Flag.created_at >= since
+    if until is not None:
+        where &= Flag.created_at < until
+    if search.store_id is not None:
+        where &= (Flag.store == search.store_id) | _punches_where(LedgerEntry.store, search.store_id)
+    if search.staff_id is not None:
+        where &= (Flag.staff == search.staff_id) | _punches_where(LedgerEntry.staff, search.staff_id)
+    return where
+
+
+def _chunks(ids: Sequence[Any]) -> Iterator[list[Any]]:
+    # IN (...) lists of at most 500: both engines cap the parameters of one query near 32 767.
+    for start in range(0, len(ids), 500):
+        yield list(ids[start : start + 500])
+
+
+async def flag_views(rows: Sequence[dict[str, Any]]) -> list[wire.FlagView]:
+    """Flag rows with their punches (oldest first), and names taken from the first punch
+    where the flag has none."""
+    named: list[dict[str, Any]] = []
+    for flag_ids in _chunks([r["id"] for r in rows]):
+        named += await FlagPunch.select(FlagPunch.flag, FlagPunch.punch).where(FlagPunch.flag.is_in(flag_ids))
+    punches: dict[UUID, dict[str, Any]] = {}
+    for punch_ids in _chunks(list(dict.fromkeys(n["punch"] for n in named))):
+        for punch in await LedgerEntry.select(
+            LedgerEntry.id,
+            LedgerEntry.recorded_at,
+            LedgerEntry.store,
+            LedgerEntry.store.name.as_alias("store_name"),
+            LedgerEntry.staff,
+            LedgerEntry.staff.name.as_alias("staff_name"),
+            LedgerEntry.scanner,
+        ).where(LedgerEntry.id.is_in(punch_ids)):
+            punches[stored_uuid(punch["id"])] = punch
+    by_flag: dict[UUID, list[UUID]] = defaultdict(list)
+    for n in named:
+        by_flag[stored_uuid(n["flag"])].append(stored_uuid(n["punch"]))
+    never = datetime.max.replace(tzinfo=UTC)
+    views = []
+    for row in rows:
+        punch_ids = sorted(
+            by_flag.get(row["id"], []), key=lambda p: (punches.get(p, {}).get("recorded_at") or never, str(p))
+        )
+        first = punches.get(punch_ids[0], {}) if punch_ids else {}
+        evidence = stored_json(row["evidence"])
+        store_id, staff_id = row["store"], row["staff"]
+        views.append(
+            wire.FlagView(
+                id=row["id"],
+                rule=row["rule"],
+                severity=row["severity"],
+                status=row["status"],
+                explanation=row["explanation"],
+                evidence=evidence if isinstance(evidence, dict) else {"items": evidence},
+                punch_ids=punch_ids,
+                card_id=row["card"],
+                card_code=card_code(row["card"]) if row["card"] is not None else None,
+                store_id=store_id or first.get("store"),
+                store_name=row["store_name"] if store_id else first.get("store_name"),
+                staff_id=staff_id or first.get("staff"),
+                staff_name=row["staff_name"] if staff_id else first.get("staff_name"),
+                scanner_id=row["scanner"] or first.get("scanner"),
+                created_at=row["created_at"],
+                reviewed_by=row["reviewed_by"],
+                reviewed_by_name=row["reviewed_by_name"],
+                reviewed_at=row["reviewed_at"],
+                review_reason=row["review_reason"],
+            )
+        )
+    return views
+
+
+async def list_flags(business_id: UUID, search: FlagFilter, limit: int, offset: int = 0) -> wire.FlagPage:
+    """The business's flags matching `search`, newest first."""
+    rows = await (
+        Flag.select(*FLAG_COLUMNS)
+        .where(flag_where(business_id, search))
+        .order_by(Flag.created_at, Flag.id, ascending=False)
+        .limit(limit + 1)
+        .offset(offset)
+    )
+    return wire.FlagPage(
+        flags=await flag_views(rows[:limit]),
+        next_offset=offset + limit if len(rows) > limit else None,
+    )
+
+
+async def get_flag(business_id: UUID, flag_id: UUID) -> wire.FlagView:
+    """One flag of this business; another business's flag reads as missing."""
+    row = await Flag.select(*FLAG_COLUMNS).where((Flag.id == flag_id) & (Flag.business == business_id)).first()
+    if row is None:
+        raise DomainError(Problem.NOT_FOUND, "No such flag")
+    return (await flag_views([row]))[0]
+
+
+async def review_flag(
+    actor: StaffIdentity,
+    flag_id: UUID,
+    decision: Literal["approved", "rejected"],
+    reason: str,
+    now: datetime,
+    keyring: Keyring,
+) -> wire.FlagReviewed:
+    """Approve a flag (its punches count again) or reject it (its punches are voided).
+
+    The flag is claimed by one conditional UPDATE on `status = 'open'`, so of two owners
+    deciding at once exactly one acts; the other gets FLAG_ALREADY_REVIEWED. Nobody decides
+    a flag about their own punches or card (see `refuse_own_flag`): FORBIDDEN.
+    """
+    await refuse_own_flag(actor, flag_id)
+    named = [stored_uuid(r["punch"]) for r in await FlagPunch.select(FlagPunch.punch).where(FlagPunch.flag == flag_id)]
+    async with write_transaction():
+        claimed = await (
+            Flag.update(
+                {
+                    Flag.status: decision,
+                    Flag.reviewed_by: actor.staff_id,
+                    Flag.reviewed_at: now,
+                    Flag.review_reason: reason,
+                }
+            )
+            .where((Flag.id == flag_id) & (Flag.business == actor.business_id) & (Flag.status == "open"))
+            .returning(Flag.id)
+        )
+        if claimed:
+            await record_action(
+                actor=actor,
+                action="flag.approve" if decision == "approved" else "flag.reject",
+                subject_kind="flag",
+                subject_id=flag_id,
+                reason=reason,
+                now=now,
+                details={"punch_ids": [str(p) for p in named]} if decision == "rejected" else {},
+            )
+    if not claimed:
+        current = (
+            await Flag.select(Flag.status).where((Flag.id == flag_id) & (Flag.business == actor.business_id)).first()
+        )
+        if current is None:
+            raise DomainError(Problem.NOT_FOUND, "No such flag")
+        if current["status"] == "rejected":
+            # Voiding is idempotent; if the first rejection was cut short, this finishes it.
+            await _void(named, actor, now, keyring)
+        raise DomainError(Problem.FLAG_ALREADY_REVIEWED)
+    # The voids are appended after the claim: each retries on its own when a card is busy,
+    # which a transaction holding the claim could not do on PostgreSQL.
+    voided = await _void(named, actor, now, keyring) if decision == "rejected" else []
+    return wire.FlagReviewed(flag=await get_flag(actor.business_id, flag_id), voided=voided)
+
+
+async def _void(punch_ids: list[UUID], actor: StaffIdentity, now: datetime, keyring: Keyring) -> list[wire.VoidedPunch]:
+    if not punch_ids:
+        return []
+    rows = await LedgerEntry.select(LedgerEntry.id, LedgerEntry.card, LedgerEntry.store).where(
+        LedgerEntry.id.is_in(punch_ids) & (LedgerEntry.kind == "punch")
+    )
+    voided = []
+    for row in sorted(rows, key=lambda r: punch_ids.index(stored_uuid(r["id"]))):
+        void_id, _ = await append_void(
+            card_id=row["card"],
+            punch_id=row["id"],
+            now=now,
+            keyring=keyring,
+            store_id=row["store"],
+            staff_id=actor.staff_id,
+        )
+        voided.append(wire.VoidedPunch(punch_id=row["id"], void_id=void_id))
+    return voided
