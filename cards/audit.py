@@ -14,9 +14,11 @@ from uuid import UUID
 
 from cards.database import stored_time, stored_uuid
 from cards.devices import blocked_devices
+from cards.duties import ONE_CASHIER_RULE, OneCashier, one_cashier
 from cards.errors import DomainError
 from cards.flags import card_code
 from cards.ledger import GENESIS_HASH, StoredEntry, load_chain, verify_chain
+from cards.programs import risk_thresholds
 from cards.tables import Card, Device, Flag, FlagPunch, LedgerEntry, RedeemedPunch, Redemption
 from crypto.keyring import Keyring
 from mobile_contract.problems import Problem
@@ -46,6 +48,8 @@ class Audit:
     # The chain's last entry, where a redemption's entry goes next.
     head_seq: int = 0
     head_hash: str = GENESIS_HASH
+    # One cashier served the punches behind the free item beyond chance (T17), if so.
+    one_cashier: OneCashier | None = None
 
     @property
     def passed(self) -> bool:
@@ -75,6 +79,7 @@ async def audit_card(card_id: UUID, keyring: Keyring, now: datetime, *, device_i
             Card.program.business.as_alias("business"),
             Card.program.reward_name.as_alias("reward_name"),
             Card.program.punches_per_reward.as_alias("per_reward"),
+            Card.program.risk.as_alias("risk"),
         )
         .where(Card.id == card_id)
         .first()
@@ -179,13 +184,30 @@ async def audit_card(card_id: UUID, keyring: Keyring, now: datetime, *, device_i
     )
     card_flags = [row["explanation"] for row in open_flags if row["id"] not in with_punches]
 
-    clean = [stored.id for stored in candidates if stored.id not in held_punches]
+    clean = [stored for stored in candidates if stored.id not in held_punches]
     per_reward = card["per_reward"]
-    chosen = clean[:per_reward]
+    chosen = [stored.id for stored in clean[:per_reward]]
+
+    # 6. Who served it (T17): one cashier beyond what the store's staffing explains holds the free item.
+    # Punches the owner already vouched for (an approved finding of this kind) are not weighed again.
+    served: OneCashier | None = None
+    if len(chosen) == per_reward:
+        vouched = {
+            row["punch"]
+            for row in await FlagPunch.select(FlagPunch.punch).where(
+                FlagPunch.punch.is_in(chosen)
+                & (FlagPunch.flag._.rule == ONE_CASHIER_RULE)
+                & (FlagPunch.flag._.status == "approved")
+            )
+        }
+        weighed = [stored for stored in clean[:per_reward] if stored.id not in vouched]
+        served = await one_cashier(card_id, weighed, risk_thresholds(card["risk"]).one_cashier_chance)
 
     reasons.extend(ledger_problems)
     reasons.extend(punch_problems)
     reasons.extend(f"The card is under review: {explanation}" for explanation in card_flags)
+    if served is not None:
+        reasons.append(served.explanation)
     if len(chosen) < per_reward <= len(candidates):
         # Enough punches, but some wait for the owner: say which flags hold them.
         for flag_id, explanation in under_review.items():
@@ -204,6 +226,7 @@ async def audit_card(card_id: UUID, keyring: Keyring, now: datetime, *, device_i
         ledger_problems=ledger_problems,
         head_seq=head.entry.seq if head else 0,
         head_hash=head.entry_hash if head else GENESIS_HASH,
+        one_cashier=served,
     )
 
 

@@ -62,6 +62,7 @@ RELAXED_WHEN: dict[str, Direction] = {
     "risk.burst_punches": "up",
     "risk.burst_window_s": "down",
     "risk.cards_per_contact": "up",
+    "risk.one_cashier_chance": "down",
 }
 
 

@@ -17,6 +17,7 @@ from uuid import UUID, uuid4
 
 from cards.audit import Audit, audit_card
 from cards.database import is_unique_violation, stored_time, write_transaction
+from cards.duties import ONE_CASHIER_RULE
 from cards.errors import DomainError
 from cards.flags import card_code, raise_flag
 from cards.identity import StaffIdentity
@@ -112,7 +113,6 @@ async def request_code(
             card_id=card_id,
             device_id=device_id,
             counter=request.counter,
-            last_counter=current.counter,
             now=now,
             asked_for="a free item",
         )
@@ -359,6 +359,21 @@ async def _flag_held(redemption_id: UUID, audit: Audit, identity: StaffIdentity,
                 "database to add or change punches. " + " ".join(audit.ledger_problems)
             ),
             evidence={"redemption_id": str(redemption_id), "problems": audit.ledger_problems},
+        )
+    if audit.one_cashier is not None and ONE_CASHIER_RULE not in open_rules:
+        # Names the cashier's punches: they wait for the owner, who approves them (they count) or
+        # rejects them (they are voided). The cashier cannot decide it (cards/duties.py).
+        await raise_flag(
+            business_id=audit.business_id,
+            card_id=audit.card_id,
+            store_id=identity.store_id,
+            staff_id=audit.one_cashier.staff_id,
+            rule=ONE_CASHIER_RULE,
+            severity="high",
+            now=now,
+            explanation=f"Card {code}: {audit.one_cashier.explanation}",
+            evidence={"redemption_id": str(redemption_id), "chance": audit.one_cashier.chance},
+            punch_ids=audit.one_cashier.punches,
         )
     if "reward_held" not in open_rules:
         await raise_flag(

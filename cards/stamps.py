@@ -16,7 +16,7 @@ from cards.database import stored_uuid, write_transaction
 from cards.errors import DomainError
 from cards.flags import card_code, raise_flag
 from cards.programs import program_open
-from cards.tables import Card, Device
+from cards.tables import Card, Device, Flag
 from crypto.encoding import EncodingError, b64u_decode
 from crypto.jwk import InvalidSignature
 from crypto.keyring import Keyring
@@ -105,7 +105,6 @@ async def issue_stamp(
         card_id=card_id,
         device_id=device_id,
         counter=request.counter,
-        last_counter=current.counter,
         now=now,
         asked_for="a stamp",
     )
@@ -141,7 +140,6 @@ async def refuse_counter_regression(
     card_id: UUID,
     device_id: UUID,
     counter: int,
-    last_counter: int,
     now: datetime,
     asked_for: str,
 ) -> NoReturn:
@@ -154,23 +152,39 @@ async def refuse_counter_regression(
     """
     holder = Device.select(Device.customer).where(Device.id == device_id)
     cards = await Card.select(Card.id, Card.program.business.as_alias("business")).where(Card.customer.is_in(holder))
-    signal = (
-        f"Card {card_code(card_id)} asked for {asked_for} with counter {counter} after its phone had "
-        f"already used counter {last_counter}: the phone's key may have been copied to another phone."
-    )
-    evidence = {"device_id": str(device_id), "counter": counter, "last_counter": last_counter}
+    # Each business reads only what it can see: the counter this request sent, never how far the phone's
+    # counter had gone (that counts its use at every café), nor which other café's card showed the signal.
+    evidence = {"device_id": str(device_id), "counter": counter}
+    already = {
+        stored_uuid(row["card"])
+        for row in await Flag.select(Flag.card).where(
+            Flag.card.is_in([card_id, *(stored_uuid(row["id"]) for row in cards)])
+            & (Flag.rule == "counter_regression")
+            & (Flag.status == "open")
+        )
+    }
     async with write_transaction():
         await Card.update({Card.status: "frozen"}).where(
             Card.id.is_in([card_id, *(row["id"] for row in cards)]) & (Card.status == "active")
         )
         for row in cards or [{"id": card_id, "business": business_id}]:
             this = stored_uuid(row["id"])
-            explanation = (
-                f"{signal} The card is frozen until you review it."
-                if this == card_id
-                else f"Card {card_code(this)} belongs to the same phone, whose key may have been copied. {signal} "
-                "Every card of that phone is frozen until you review it."
-            )
+            if this in already:  # one open flag per card: a clone retrying must not flood the owner's queue
+                continue
+            same_business = stored_uuid(row["business"]) == business_id
+            if this == card_id:
+                explanation = (
+                    f"Card {card_code(card_id)} asked for {asked_for} with counter {counter}, which its phone had "
+                    "already passed: the phone's key may have been copied to another phone. The card is frozen "
+                    "until you review it."
+                )
+            else:
+                where = f"card {card_code(card_id)}" if same_business else "a card at another business"
+                explanation = (
+                    f"Card {card_code(this)} belongs to a phone that asked for {asked_for} on {where} with a "
+                    "counter it had already passed: its key may have been copied. Every card of that phone is "
+                    "frozen until you review it."
+                )
             await raise_flag(
                 business_id=stored_uuid(row["business"]),
                 card_id=this,

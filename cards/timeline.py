@@ -8,7 +8,7 @@ from uuid import UUID
 from cards.audit_log import AUDIT_COLUMNS, audit_entry, record_action
 from cards.database import stored_json, stored_uuid, write_transaction
 from cards.devices import DEVICE_COLUMNS, blocked_devices, device_view
-from cards.duties import OWN_CARD, holds_card
+from cards.duties import refuse_own_unfreeze
 from cards.errors import DomainError
 from cards.flag_review import FLAG_COLUMNS, FlagFilter, flag_views, flag_where
 from cards.flags import card_code
@@ -216,8 +216,8 @@ async def set_card_frozen(
     if card["status"] not in ("active", "frozen"):
         raise DomainError(Problem.CARD_INACTIVE)
     # Separation of duties (see `refuse_own_flag`): a manager may freeze their own card, not unfreeze it.
-    if not frozen and actor.role != "owner" and await holds_card(actor, {stored_uuid(card["id"])}):
-        raise DomainError(Problem.FORBIDDEN, OWN_CARD)
+    if not frozen:
+        await refuse_own_unfreeze(actor, stored_uuid(card["id"]))
     before, after = ("active", "frozen") if frozen else ("frozen", "active")
     async with write_transaction():
         changed = (

@@ -40,6 +40,9 @@ class RiskThresholds(Wire, frozen=True, kw_only=True):
     burst_window_s: Annotated[int, msgspec.Meta(ge=10, le=3600)] = 120
     # T14: more cards in the program than this share one e-mail address or phone number.
     cards_per_contact: Annotated[int, msgspec.Meta(ge=1, le=100)] = 1
+    # T17: a free item whose punches one cashier made more often than the store's staffing at those
+    # hours explains (an honest customer would be served that way less often than this) is held.
+    one_cashier_chance: Annotated[float, msgspec.Meta(gt=0, le=0.5)] = 0.001
 
 
 class ProgramCreate(Wire, frozen=True, kw_only=True):

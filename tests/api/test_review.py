@@ -435,13 +435,13 @@ async def test_a_manager_cannot_clear_or_unfreeze_their_own_card(client: Client,
     for flag_id in (flag["id"], str(burst)):
         response = await client.post(f"/v1/flags/{flag_id}/approve", headers=manager, json={"reason": "Mine"})
         assert_problem(response, Problem.FORBIDDEN)
-        assert response.json()["detail"] == "Someone else must review a flag about your own card"
+        assert response.json()["detail"] == "Someone else must review a flag about a card you punched or hold"
 
     frozen = await client.post(f"/v1/cards/{own.card_id}/freeze", headers=manager, json={"reason": "Lost my phone"})
     assert frozen.status_code == 200 and frozen.json()["status"] == "frozen", "freezing one's own card is safe"
     unfrozen = await client.post(f"/v1/cards/{own.card_id}/unfreeze", headers=manager, json={"reason": "Found it"})
     assert_problem(unfrozen, Problem.FORBIDDEN)
-    assert unfrozen.json()["detail"] == "Someone else must unfreeze your own card"
+    assert unfrozen.json()["detail"] == "Someone else must unfreeze a card you punched or hold"
     assert (await own.card())["status"] == "frozen"
     assert [e["action"] for e in await audit(client, cafe, subject_id=own.card_id)] == ["card.freeze"]
 
