@@ -207,6 +207,44 @@ async def test_resending_the_same_request_gives_a_fresh_code_and_the_old_one_sto
     assert await Redemption.count() == 1
 
 
+async def test_a_request_resent_after_its_codes_lifetime_is_a_replay_not_a_retry(till: Till) -> None:
+    """A retry follows its request within seconds; the same signed request a minute later is someone
+    who copied it (T3, T12): the counter did not move, so the card is frozen."""
+    await till.punch(PER_REWARD)
+    first = await till.ask()
+    assert first.status_code == 201
+    till.clock.advance(seconds=61)
+    replayed = await till.ask(counter=till.customer.phone.counter)
+    _problem(replayed, Problem.COUNTER_REGRESSED)
+    assert (await till.customer.card())["status"] == "frozen"
+
+
+async def test_a_grant_takes_a_pending_redemption_once_even_with_a_second_rewards_worth(
+    till: Till, keyring: Keyring
+) -> None:
+    """Two tills granting one code at once, on a card holding two rewards' worth of punches: the
+    second grant, with a fresh audit of the remaining punches, must find the code already taken."""
+    await till.punch(2 * PER_REWARD)
+    code = await till.code()
+    row = await Redemption.select().first()
+    assert row is not None
+    identity = StaffIdentity(
+        staff_id=UUID(str((await LedgerEntry.select(LedgerEntry.staff).first() or {})["staff"])),
+        business_id=UUID(till.cafe.business_id),
+        role="cashier",
+        store_id=UUID(till.cafe.store_id),
+        scanner_id=UUID(till.cafe.scanner_id),
+    )
+    first_audit = await audit_card(row["card"], keyring, till.clock.now, device_id=row["device"])
+    await cards.redemptions._grant(row["id"], row["device"], first_audit, identity, till.clock.now, keyring)
+    second_audit = await audit_card(row["card"], keyring, till.clock.now, device_id=row["device"])
+    assert second_audit.passed, "ten more punches: the card would pass for a second free item"
+    with pytest.raises(cards.redemptions._Taken):
+        await cards.redemptions._grant(row["id"], row["device"], second_audit, identity, till.clock.now, keyring)
+    assert await LedgerEntry.count().where(LedgerEntry.kind == "redeem") == 1
+    assert code
+
+
 async def test_a_made_up_code_or_another_business_code_is_invalid(till: Till) -> None:
     await till.punch(PER_REWARD)
     _problem(await till.redeem("R1" + "A" * 26), Problem.REDEMPTION_CODE_INVALID)

@@ -302,6 +302,24 @@ async def test_a_punch_too_soon_is_flagged_against_the_cashier_and_scanner_and_h
     assert await held(flag) == {again["punch_id"]}
 
 
+async def test_the_fourth_punch_of_a_day_is_flagged_daily_cap_and_the_third_is_not(
+    client: httpx.AsyncClient, clock: FakeClock, cafe: Cafe
+) -> None:
+    """The default policy flags the excess rather than refusing it: the punch stands, under review."""
+    market = await till(cafe, clock, "Ana Ruiz", "ana@cafe.test")
+    customer = await new_customer(client, cafe)
+    results = []
+    for _ in range(4):
+        results.append(await market.punch(customer))
+        clock.advance(seconds=61)
+    assert [r["flagged"] for r in results] == [False, False, False, True]
+    [flag] = await flags()
+    assert flag["rule"] == "daily_cap"
+    assert flag["explanation"] == f"Card {code(customer)} got punch number 4 today; the program allows 3 a day."
+    assert await held(flag) == {results[3]["punch_id"]}
+    assert results[3]["balance"] == 4, "flagged, not refused: the punch stands"
+
+
 # --- cashier_concentration (T6) -----------------------------------------------------------------
 
 

@@ -473,3 +473,23 @@ def test_token_signed_by_a_retired_key_still_expires(tmp_path: Path, clock: Fake
 
     with pytest.raises(TokenError):
         verify(after, old_token)
+
+
+def test_a_token_checked_once_is_still_refused_as_another_kind_or_for_another_audience(tokens: TokenService) -> None:
+    """The per-process cache of verified tokens is keyed on kind and audience too: an access token,
+    once checked, must not pass as a refresh token, nor a staff token as a customer's."""
+    token = issue(tokens)
+    assert verify(tokens, token)["sub"] == "staff-1"
+    with pytest.raises(TokenError):
+        verify(tokens, token, typ="refresh")
+    with pytest.raises(TokenError):
+        verify(tokens, token, audience="punchguard-customer")
+    assert verify(tokens, token)["sub"] == "staff-1", "and the right kind still verifies from the cache"
+
+
+def test_a_cached_token_still_expires(tokens: TokenService, clock: FakeClock) -> None:
+    token = issue(tokens)
+    verify(tokens, token)
+    clock.advance(seconds=TTL.total_seconds() + 6)
+    with pytest.raises(TokenError):
+        verify(tokens, token)
