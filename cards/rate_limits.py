@@ -44,7 +44,9 @@ async def hit(bucket: str, limit: int, window: timedelta, now: datetime) -> Deci
     hits, window_start = int(rows[0]["hits"]), stored_time(rows[0]["window_start"])
     if hits == 1:
         await sweep(now, window)
-    retry = max(1, math.ceil((window_start + window - now).total_seconds()))
+    # Another process may have opened the window a moment "after" this request's now: never more than a window.
+    left = math.ceil((window_start + window - now).total_seconds())
+    retry = max(1, min(left, math.ceil(window.total_seconds())))
     return Decision(allowed=hits <= limit, hits=hits, retry_after_s=retry)
 
 

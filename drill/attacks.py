@@ -21,10 +21,12 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cards.ledger import Entry, load_chain
-from cards.tables import Flag, LedgerEntry
+from cards.tables import Business, Flag, LedgerEntry, Redemption, Staff
 from crypto.encoding import b64u_decode, b64u_encode
-from drill.world import Actor, Cafe, Member, RequestCounter, Store, jitter, local
-from mobile_contract.client import Algorithm, PhoneClient, ProblemError, ScannerClient
+from crypto.passwords import hash_password
+from drill.world import OWNER_EMAIL, PASSWORD, Actor, Cafe, Member, RequestCounter, Store, jitter, local
+from mobile_contract import programs, stores
+from mobile_contract.client import Algorithm, OwnerClient, PhoneClient, ProblemError, ScannerClient
 from mobile_contract.redemptions import redemption_request_message
 from mobile_contract.stamps import Stamp, decode_stamp, encode_stamp, stamp_request_message
 
@@ -176,6 +178,58 @@ PLAN: list[tuple[str, str, str, frozenset[str], int]] = [
         0,
     ),
     ("scanner_burst", "T6", "one till punches 12 cards in 96 s", frozenset({"scanner_burst"}), 0),
+    (
+        "T15_keys_anyone_can_sign_for",
+        "T15",
+        "four clients enroll four spellings of the small-order identity point, with its constant signature",
+        frozenset(),
+        0,
+    ),
+    (
+        "T16_manager_relaxes_program",
+        "T16",
+        "a manager sets the program to 1 punch per reward, then relaxes its daily cap and travel limit",
+        frozenset(),
+        0,
+    ),
+    (
+        "T17_anonymous_own_card",
+        "T17",
+        "a cashier punches her own phone, enrolled without any detail, at her till while colleagues serve",
+        frozenset({"one_cashier_card"}),
+        0,
+    ),
+    (
+        "T17_manager_clears_own_card",
+        "T17",
+        "a manager punches his own anonymous card past the daily cap at the till, then approves the flag",
+        frozenset({"daily_cap"}),
+        0,
+    ),
+    (
+        "T9_closed_store",
+        "T9",
+        "a kiosk is closed: its cashier's live token, then a fresh sign-in there",
+        frozenset(),
+        0,
+    ),
+    (
+        "T18_forwarded_for_spoofing",
+        "T18",
+        "60 wrong passwords from one address, each with another X-Forwarded-For",
+        frozenset(),
+        0,
+    ),
+    ("T18_spread_over_addresses", "T18", "30 guesses on the owner's password from 30 addresses", frozenset(), 0),
+    ("T19_stolen_refresh_token", "T19", "a till's refresh token replayed after the till traded it", frozenset(), 0),
+    (
+        "T20_probing_another_business",
+        "T20",
+        "a rival café hires under this café's staff e-mails and reads its public programs for thresholds",
+        frozenset(),
+        0,
+    ),
+    ("T21_code_request_flood", "T21", "a full card's phone asks for 300 redemption codes", frozenset(), 0),
 ]
 PROBES: list[tuple[str, str, str, frozenset[str], int]] = [
     # The free item is given before the refund, so the most the server can do is flag the refund.
@@ -261,6 +315,16 @@ class Attackers:
             (["T14_cards_from_one_contact"], self.one_contact, 0),
             (["off_hours_punching"], self.off_hours, 6),
             (["scanner_burst"], self.burst_scanner, 0),
+            (["T15_keys_anyone_can_sign_for"], self.weak_keys, 0),
+            (["T16_manager_relaxes_program"], self.manager_relaxes, 0),
+            (["T17_anonymous_own_card"], self.anonymous_own_card, 5),
+            (["T17_manager_clears_own_card"], self.manager_own_card, 0),
+            (["T9_closed_store"], self.closed_store, 0),
+            (["T18_forwarded_for_spoofing"], self.forwarded_for, 0),
+            (["T18_spread_over_addresses"], self.spread_guesses, 0),
+            (["T19_stolen_refresh_token"], self.stolen_refresh, 0),
+            (["T20_probing_another_business"], self.rival_probe, 0),
+            (["T21_code_request_flood"], self.code_flood, 5),
         ]
         order = list(range(len(scripts)))
         self.rng.shuffle(order)
@@ -294,8 +358,9 @@ class Attackers:
         return self.clock() + jitter(self.rng, low, high if high is not None else low)
 
     def honest_till(self, store: Store) -> ScannerClient:
-        cashier = self.rng.choice(store.cashiers)
-        return self.cafe.at_till(cashier, self.rng.choice(store.tills))
+        """A till of whoever works the shift now, as an honest customer would meet it."""
+        cashier, till = self.rng.choice(store.on_shift(self.clock()))
+        return self.cafe.at_till(cashier, till)
 
     async def phone(
         self,
@@ -1186,6 +1251,280 @@ class Attackers:
             else:
                 attack.went_through.append("burst punch")
             yield self.later(5)
+
+    # --- T15: keys anyone can sign for ----------------------------------------------------------------------------
+
+    async def weak_keys(self, day0: int) -> Actor:
+        """The identity point signs every message with R = identity, S = 0; OpenSSL's cofactorless check
+        accepts it, and y = 1 has four spellings (the sign bit, and y + p)."""
+        attack = self.attacks["T15_keys_anyone_can_sign_for"]
+        yield local(day0, 12) + jitter(self.rng, 0, 3600)
+        one, p_plus_one = (1).to_bytes(32, "little"), (2**255 - 19 + 1).to_bytes(32, "little")
+        spellings = [one, one[:31] + b"\x80", p_plus_one, p_plus_one[:31] + bytes([p_plus_one[31] | 0x80])]
+        constant = b64u_encode(one + bytes(32))
+        for n, raw in enumerate(spellings):
+            challenge = (await self.cafe.http.post("/v1/challenges")).json()["challenge"]
+            response = await self.cafe.http.post(
+                "/v1/customers",
+                json={
+                    "challenge": challenge,
+                    "public_key": {"kty": "OKP", "crv": "Ed25519", "x": b64u_encode(raw)},
+                    "signature": constant,
+                },
+            )
+            if response.is_success:
+                attack.went_through.append(f"spelling {n} of the identity point enrolled")
+            else:
+                self.refusal(attack, f"spelling {n} of the identity point", ProblemError.from_response(response))
+
+    # --- T16: a manager changes the rules -----------------------------------------------------------------------
+
+    async def manager_relaxes(self, day0: int) -> Actor:
+        attack = self.attacks["T16_manager_relaxes_program"]
+        store = self.cafe.store("MIS")
+        attack.staff.add(store.manager.id)
+        yield local(day0, 16) + jitter(self.rng, 0, 1800)
+        manager = OwnerClient(self.cafe.http, email=store.manager.email, password=PASSWORD, clock=self.clock)
+        changes = [
+            ("1 punch per reward", programs.ProgramUpdate(punches_per_reward=1)),
+            ("a daily cap of 50", programs.ProgramUpdate(daily_cap=50)),
+            ("travel at 2,000 km/h", programs.ProgramUpdate(risk=programs.RiskThresholds(travel_max_kmh=2000))),
+        ]
+        for label, change in changes:
+            try:
+                await manager.update_program(self.cafe.program.id, change)
+            except ProblemError as exc:
+                self.refusal(attack, f"the manager relaxes the program: {label}", exc)
+            else:
+                attack.went_through.append(f"the manager relaxed the program: {label}")
+        current = await self.cafe.owner._send("GET", f"/v1/programs/{self.cafe.program.id}")
+        if current.json()["punches_per_reward"] != self.cafe.program.punches_per_reward:
+            attack.went_through.append("the program changed")
+        tighten = await manager._send("PATCH", f"/v1/programs/{self.cafe.program.id}", {"name": "Coffee card"})
+        attack.details["a rename (no relaxing) by the manager"] = tighten.status_code
+
+    # --- T17: a staff member's own card, without any detail that names them -------------------------------------
+
+    async def anonymous_own_card(self, day0: int) -> Actor:
+        """Olga works Market St's morning beside two colleagues; every day she punches her own phone twice."""
+        attack = self.attacks["T17_anonymous_own_card"]
+        olga, till, store = self.rogue_till("olga", "MKT", 0)
+        attack.staff.add(olga.id)
+        own = await self.phone(attack)  # no e-mail, no phone number, no name
+        for day in range(day0 - 5, day0):
+            for hour, minute in ((9, 5), (11, 20)):
+                yield local(day, hour, minute) + jitter(self.rng, 0, 600)
+                slot = Slot()
+                async for moment in self.buy(attack, own, till, store, slot):
+                    yield moment
+                if slot.problem is not None:
+                    self.refusal(attack, "own anonymous card at own till", slot.problem)
+                else:
+                    attack.went_through.append("own anonymous card punched at own till")
+        yield local(day0, 9, 30) + jitter(self.rng, 0, 600)
+        async for moment in self.redeem(attack, own, till, "free item on her own card at her till"):
+            yield moment
+
+    async def manager_own_card(self, day0: int) -> Actor:
+        attack = self.attacks["T17_manager_clears_own_card"]
+        store = self.cafe.store("SFO")
+        manager = store.manager
+        attack.staff.add(manager.id)
+        till = self.cafe.at_till(manager, store.tills[0])
+        own = await self.phone(attack)
+        yield local(day0, 8) + jitter(self.rng, 0, 1800)
+        for _ in range(4):  # the fourth is over the daily cap: flagged
+            slot = Slot()
+            async for moment in self.buy(attack, own, till, store, slot):
+                yield moment
+            if slot.problem is None:
+                attack.went_through.append("own card punched")
+            yield self.later(120, 300)
+        back_office = OwnerClient(self.cafe.http, email=manager.email, password=PASSWORD, clock=self.clock)
+        flags = await self.cafe.owner.flags(card_id=own.card_id, status="open")
+        if not flags:
+            attack.notes.append("no flag to approve")
+        for flag in flags:
+            try:
+                await back_office.approve_flag(flag.id, "All mine, all paid")
+            except ProblemError as exc:
+                self.refusal(attack, f"the manager approves the {flag.rule} flag on his own card", exc)
+            else:
+                attack.went_through.append(f"the manager approved the {flag.rule} flag on his own card")
+
+    # --- T9: a closed store ---------------------------------------------------------------------------------------
+
+    async def closed_store(self, day0: int) -> Actor:
+        attack = self.attacks["T9_closed_store"]
+        kiosk = self.cafe.kiosk
+        kim, kiosk_till = kiosk.cashiers[0], kiosk.tills[0]
+        attack.staff.add(kim.id)
+        attack.scanners.add(kiosk_till.id)
+        till = self.cafe.at_till(kim, kiosk_till)
+        yield local(day0, 10) + jitter(self.rng, 0, 3600)
+        friend = await self.phone(attack)
+        slot = Slot()
+        async for moment in self.buy(attack, friend, till, kiosk, slot):
+            yield moment
+        attack.details["scan_before"] = slot.problem is None
+        yield self.later(300)
+        await self.as_owner(
+            attack, "close the kiosk", lambda: self.cafe.owner.update_store(kiosk.id, stores.StoreUpdate(active=False))
+        )
+        yield self.later(60)
+        slot = Slot()
+        async for moment in self.buy(attack, friend, till, kiosk, slot):
+            yield moment
+        if slot.problem is not None:
+            self.refusal(attack, "scan at the closed kiosk with a live token", slot.problem)
+        else:
+            attack.went_through.append("the closed kiosk punched a card")
+        fresh = ScannerClient(
+            self.cafe.http,
+            email=kim.email,
+            password=PASSWORD,
+            scanner_id=kiosk_till.id,
+            scanner_secret=kiosk_till.secret,
+        )
+        try:
+            await fresh.login()
+        except ProblemError as exc:
+            self.refusal(attack, "a fresh sign-in at the closed kiosk", exc)
+        else:
+            attack.went_through.append("a cashier signed in at the closed kiosk")
+
+    # --- T18: dodging the limits ---------------------------------------------------------------------------------
+
+    async def _guesses(self, attack: Attack, bodies: list[tuple[str, dict[str, Any], dict[str, str]]]) -> list[int]:
+        """Send each (local address, body, headers) as a sign-in; return the statuses."""
+        statuses = []
+        for address, body, headers in bodies:
+            async with httpx.AsyncClient(
+                base_url=self.base_url,
+                transport=httpx.AsyncHTTPTransport(local_address=address),
+                event_hooks={"response": [self.counter.on_response]},
+            ) as attacker:
+                response = await attacker.post("/v1/auth/login", json=body, headers=headers)
+            statuses.append(response.status_code)
+        attack.details["answers"] = {str(s): statuses.count(s) for s in sorted(set(statuses))}
+        return statuses
+
+    async def forwarded_for(self, day0: int) -> Actor:
+        attack = self.attacks["T18_forwarded_for_spoofing"]
+        yield local(day0, 22) + jitter(self.rng, 0, 1800)
+        bodies = [
+            (
+                "127.0.0.67",
+                {"email": f"someone{n}@beanthere.test", "password": f"guess {n:04d} pass"},
+                {"X-Forwarded-For": f"203.0.113.{n}"},
+            )
+            for n in range(60)
+        ]
+        statuses = await self._guesses(attack, bodies)
+        answered = statuses.count(401)
+        if answered > 10 or 200 in statuses:
+            attack.went_through.append(f"{answered} of 60 guesses were answered: the spoofed header bought more")
+        attack.refused.extend(f"guess: {status}" for status in statuses if status == 429)
+
+    async def spread_guesses(self, day0: int) -> Actor:
+        attack = self.attacks["T18_spread_over_addresses"]
+        yield local(day0, 23) + jitter(self.rng, 0, 1200)
+        no_headers: dict[str, str] = {}
+        bodies = [
+            (
+                f"127.0.{2 + n // 200}.{n % 200 + 20}",
+                {"email": OWNER_EMAIL, "password": f"spray {n:04d} pass"},
+                no_headers,
+            )
+            for n in range(30)
+        ]
+        statuses = await self._guesses(attack, bodies)
+        answered = statuses.count(401)
+        if answered > 10 or 200 in statuses:
+            attack.went_through.append(f"{answered} of 30 guesses on one account were answered")
+        attack.refused.extend(f"guess: {status}" for status in statuses if status == 429)
+
+    # --- T19: a stolen refresh token ---------------------------------------------------------------------------
+
+    async def stolen_refresh(self, day0: int) -> Actor:
+        attack = self.attacks["T19_stolen_refresh_token"]
+        nestor, till, _ = self.rogue_till("ned_refresh", "MIS", 1)
+        attack.staff.add(nestor.id)
+        yield local(day0, 14) + jitter(self.rng, 0, 3600)
+        stolen = await till.login()
+        honest = await till.refresh()  # the till trades its token, as it does every 15 minutes
+        replay = await self.cafe.http.post("/v1/auth/refresh", json={"refresh_token": stolen.refresh_token})
+        if replay.is_success:
+            attack.went_through.append("the stolen refresh token was traded after the till had traded it")
+        else:
+            self.refusal(attack, "the stolen refresh token", ProblemError.from_response(replay))
+        after = await self.cafe.http.post("/v1/auth/refresh", json={"refresh_token": honest.refresh_token})
+        attack.details["the till's own token after the replay"] = after.status_code
+        if after.is_success:
+            attack.went_through.append("the family survived the replay: the thief's copy could try again")
+        till.tokens = None  # the till signs in again
+
+    # --- T20: another business -----------------------------------------------------------------------------------
+
+    async def rival_probe(self, day0: int) -> Actor:
+        attack = self.attacks["T20_probing_another_business"]
+        yield local(day0, 13) + jitter(self.rng, 0, 3600)
+        rival = Business(name="Rival Roasters")
+        await rival.save()  # a second business on the same server (the setup code serves an empty one only)
+        await Staff.insert(
+            Staff(
+                business=rival.id,
+                name="Rex",
+                email="rex@rivalroasters.test",
+                password_hash=hash_password("rival password 2025"),
+                role="owner",
+            )
+        )
+        owner = OwnerClient(self.cafe.http, email="rex@rivalroasters.test", password="rival password 2025")
+        probes = [self.cafe.stores[0].cashiers[0].email, self.cafe.stores[1].manager.email, "nobody@beanthere.test"]
+        answers = {}
+        for email in probes:
+            body = stores.StaffCreate(name="Probe", email=email, password="a rival's password", role="manager")
+            try:
+                await owner.create_staff(body)
+                answers[email] = 201
+            except ProblemError as exc:
+                answers[email] = exc.status
+        attack.details["hiring answers"] = answers
+        if len(set(answers.values())) > 1:
+            attack.went_through.append("hiring answers told a staff e-mail of this café from an unknown one")
+        else:
+            attack.refused.append("every hire answered alike: nothing learned")
+        public = await self.cafe.http.get(
+            f"/v1/businesses/{self.cafe.owner.tokens.business_id if self.cafe.owner.tokens else ''}/programs"
+        )
+        leaked = [word for word in ("risk", "cooldown", "daily_cap", "travel", "burst") if word in public.text]
+        if leaked:
+            attack.went_through.append(f"the public program list shows {', '.join(leaked)}")
+        else:
+            attack.refused.append("the public program list shows no threshold")
+
+    # --- T21: growing the database from outside ---------------------------------------------------------------
+
+    async def code_flood(self, day0: int) -> Actor:
+        attack, store = self.attacks["T21_code_request_flood"], self.cafe.store("MKT")
+        phone = await self.phone(attack)
+        async for moment in self.prepare(attack, phone, store, 10, day0):
+            yield moment
+        yield local(day0, 15) + jitter(self.rng, 0, 1800)
+        for _ in range(300):
+            try:
+                await phone.redemption_code()
+            except ProblemError as exc:
+                self.refusal(attack, "a code request", exc)
+                break
+        assert phone.card_id is not None
+        rows = await Redemption.count().where(Redemption.card == phone.card_id)
+        attack.details["redemption rows after 300 requests"] = rows
+        if rows > 1:
+            attack.went_through.append(f"300 code requests left {rows} rows")
+        else:
+            attack.refused.append("300 code requests left one pending code")
 
     # --- what the owner sees -----------------------------------------------------------------------------------------
 

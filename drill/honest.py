@@ -2,6 +2,9 @@
 
 Each customer has a home store and visits it one to four times a week during opening
 hours; some also drop into a second store later the same day (never faster than a bus).
+About a third are regulars: the same weekdays, at the same time of day, give or take ten
+minutes. Cashiers work fixed shifts (see `Store.on_shift`): whoever of the shift is free
+serves the customer, so a regular of a shift worked alone always meets the same cashier.
 Scans come a few seconds after the stamp, a few right at the end of its life (clock skew
 inside the server's leeway); about 3 % of answers get lost and the scan is sent again;
 about 2 % of purchases are refunded; whoever reaches ten punches asks for the free coffee.
@@ -14,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from drill.world import Actor, Cafe, Store, jitter, local, local_day
+from drill.world import Actor, Cafe, Store, jitter, local
 from mobile_contract.client import Algorithm, PhoneClient, ProblemError, ScannerClient
 
 STORE_WEIGHTS = (0.45, 0.35, 0.20)
@@ -27,6 +30,7 @@ REFUND_SHARE = 0.02
 LATE_SCAN_SHARE = 0.05
 P256_SHARE = 0.45
 REACTIVE_SESSION_SHARE = 0.3  # phones that learn of an expired session from the server's 401
+REGULAR_SHARE = 0.35
 
 
 @dataclass
@@ -79,8 +83,16 @@ def plan_customers(seed: int, cafe: Cafe, count: int, days: int) -> list[HonestC
         per_week = rng.choices(VISITS_PER_WEEK, weights=VISITS_WEIGHTS)[0]
         second = rng.choice([s for s in cafe.stores if s is not home]) if rng.random() < SECOND_STORE_SHARE else None
         visits: list[Visit] = []
+        regular = rng.random() < REGULAR_SHARE
+        # A regular's weekdays and time of day, fixed for the month (well inside 07:00-19:00).
+        weekdays = sorted(rng.sample(range(7), per_week))
+        usual = jitter(rng, 25 * 60, 11 * 3600)
         for week in range(0, days, 7):
             span = list(range(week, min(days, week + 7)))
+            if regular:
+                for day in (d for d in span if d % 7 in weekdays):
+                    visits.append(Visit(local(day, 7, 15) + usual + jitter(rng, -600, 600), home))
+                continue
             # A partial last week gets its share of the week's visits.
             wanted = per_week * len(span) / 7
             count_this_week = min(len(span), int(wanted) + (rng.random() < wanted - int(wanted)))
@@ -126,10 +138,9 @@ class HonestCrowd:
         self.stats.customers_with_trouble.add(customer.index)
 
     def _till(self, customer: HonestCustomer, store: Store) -> ScannerClient:
-        # Several cashiers per store, assigned at random; each works one till a day.
-        cashier = customer.rng.randrange(len(store.cashiers))
-        day = local_day(self.cafe.clock()).toordinal()
-        return self.cafe.at_till(store.cashiers[cashier], store.tills[(cashier + day) % len(store.tills)])
+        # Whoever of the shift is free serves the customer.
+        cashier, till = customer.rng.choice(store.on_shift(self.cafe.clock()))
+        return self.cafe.at_till(cashier, till)
 
     async def _live(self, customer: HonestCustomer) -> Actor:
         for visit in customer.visits:

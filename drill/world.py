@@ -293,6 +293,11 @@ class Member:
     name: str
 
 
+# Fixed shifts: the early one opens, the late one closes. A store with three cashiers has two on
+# each shift (the second works a long day on till 2); with two, each shift is one cashier alone.
+EARLY_UNTIL_HOUR = 13
+
+
 @dataclass
 class Store:
     plan: StorePlan
@@ -305,6 +310,18 @@ class Store:
     def receipt(self) -> str:
         return f"{self.plan.code}-{next(self.receipts):07d}"
 
+    def on_shift(self, moment: datetime) -> list[tuple[Member, Till]]:
+        """Who works which till at `moment` (local time), by the store's fixed shifts."""
+        early = moment.astimezone(ZONE).hour < EARLY_UNTIL_HOUR
+        c = self.cashiers
+        if len(c) >= 3:
+            return (
+                [(c[0], self.tills[0]), (c[1], self.tills[1])]
+                if early
+                else [(c[2], self.tills[0]), (c[1], self.tills[1])]
+            )
+        return [(c[0], self.tills[0])] if early else [(c[-1], self.tills[0])]
+
 
 @dataclass
 class Cafe:
@@ -316,6 +333,8 @@ class Cafe:
     # Staff who play attackers, and tills no honest customer uses, by a short name.
     rogues: dict[str, Member]
     spare_tills: dict[str, tuple[Store, Till]]
+    # A kiosk the owner closes during the month (T9), with its one till and cashier.
+    kiosk: Store
     sessions: dict[tuple[UUID, UUID], ScannerClient] = field(default_factory=dict)
 
     def at_till(self, member: Member, till: Till) -> ScannerClient:
@@ -400,11 +419,32 @@ async def open_cafe(http: httpx.AsyncClient, clock: SimClock) -> Cafe:
         "ned": await _member(owner, "Ned", "ned@beanthere.test", "cashier", by_code["MIS"].id),
         "bella": await _member(owner, "Bella", "bella@beanthere.test", "cashier", by_code["SFO"].id),
     }
+    rogues["olga"] = await _member(owner, "Olga", "olga@beanthere.test", "cashier", by_code["MKT"].id)
+    rogues["ned_refresh"] = await _member(owner, "Nestor", "nestor@beanthere.test", "cashier", by_code["MIS"].id)
     spare: dict[str, tuple[Store, Till]] = {}
     for name, code in (("lost", "MIS"), ("back_room", "SFO")):
         registered = await owner.register_scanner(by_code[code].id, f"{by_code[code].plan.name} {name} till")
         spare[name] = (by_code[code], Till(registered.scanner.id, registered.scanner_secret, registered.scanner.name))
-    return Cafe(http, clock, owner, program, chain, rogues, spare)
+    kiosk_plan = StorePlan("Ferry kiosk", "FRY", 37.7955, -122.3937, 1)
+    created = await owner.create_store(
+        stores.StoreCreate(
+            name=kiosk_plan.name,
+            time_zone="America/Los_Angeles",
+            latitude=kiosk_plan.latitude,
+            longitude=kiosk_plan.longitude,
+            opening_hours=_every_day(),
+        )
+    )
+    registered = await owner.register_scanner(created.id, "Kiosk till")
+    kim = await _member(owner, "Kim", "kim@beanthere.test", "cashier", created.id)
+    kiosk = Store(
+        kiosk_plan,
+        created.id,
+        [Till(registered.scanner.id, registered.scanner_secret, registered.scanner.name)],
+        [kim],
+        kim,
+    )
+    return Cafe(http, clock, owner, program, chain, rogues, spare, kiosk)
 
 
 def drill_settings(scratch: Path) -> Settings:

@@ -27,9 +27,13 @@ The protocol a mobile developer must follow
   identical scan again: the server returns the first answer with `replayed=true`,
   never a second punch. A different receipt with the same stamp is refused as a replay.
 * **Staff access tokens live 15 minutes**; refresh with the refresh token, or sign in
-  again when that is refused. A cashier signs in at a registered scanner.
+  again when that is refused. A cashier signs in at a registered scanner. Each refresh
+  token is good once and the answer carries the next: keep only the newest, refresh one
+  request at a time, and expect a sign-in to last 12 hours at most. Showing a spent
+  refresh token ends the whole sign-in (the server takes it for a stolen copy).
 """
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar
@@ -366,6 +370,7 @@ class _StaffSession:
         self.clock = clock
         self.retries = retries
         self.tokens: auth.StaffTokens | None = None
+        self._refreshing = asyncio.Lock()
 
     @property
     def access_token(self) -> str:
@@ -381,15 +386,32 @@ class _StaffSession:
         return self.tokens
 
     async def refresh(self) -> auth.StaffTokens:
-        """Trade the refresh token for new tokens; sign in again if it is refused (expired, revoked)."""
-        if self.tokens is None:
-            return await self.login()
-        body = auth.Refresh(refresh_token=self.tokens.refresh_token)
-        response = await self.http.post("/v1/auth/refresh", json=_json(body))
-        if response.status_code == 401:
-            return await self.login()
-        self.tokens = decode(response, auth.StaffTokens)
-        return self.tokens
+        """Trade the refresh token for the next ones; sign in again if it is refused (expired, revoked).
+
+        A refresh token is good once, and showing it twice ends the session (the server takes
+        the second for a thief): so refreshes go one at a time, and a request that waited for
+        another's refresh uses its tokens instead of trading the spent one again.
+        """
+        spent = self.tokens
+        async with self._refreshing:
+            if self.tokens is not spent and self.tokens is not None:
+                return self.tokens
+            if self.tokens is None:
+                return await self.login()
+            body = auth.Refresh(refresh_token=self.tokens.refresh_token)
+            response = await self.http.post("/v1/auth/refresh", json=_json(body))
+            if response.status_code == 401:
+                return await self.login()
+            self.tokens = decode(response, auth.StaffTokens)
+            return self.tokens
+
+    async def logout(self) -> None:
+        """End this sign-in: its access and refresh tokens stop working at once."""
+        if self.tokens is not None:
+            response = await self.http.post("/v1/auth/logout", headers=_bearer(self.tokens.access_token))
+            if response.status_code != 204:
+                raise ProblemError.from_response(response)
+            self.tokens = None
 
     async def _send(
         self, method: str, path: str, body: Any = None, params: Mapping[str, Any] | None = None
@@ -507,6 +529,15 @@ class OwnerClient(_StaffSession):
 
     async def create_program(self, body: programs.ProgramCreate) -> programs.Program:
         return decode(await self._send("POST", "/v1/programs", _json(body)), programs.Program)
+
+    async def update_program(self, program_id: UUID, body: programs.ProgramUpdate) -> programs.Program:
+        """Change a program; relaxing it needs an owner (`owner-required` otherwise)."""
+        response = await self._send("PATCH", f"/v1/programs/{program_id}", _json(body))
+        return decode(response, programs.Program)
+
+    async def update_store(self, store_id: UUID, body: stores.StoreUpdate) -> stores.Store:
+        """Edit a store; `active=False` closes it and its tills stop at once."""
+        return decode(await self._send("PATCH", f"/v1/stores/{store_id}", _json(body)), stores.Store)
 
     async def void(self, receipt: str, store_id: UUID, *, reason: str | None = None) -> scans.VoidResult:
         """Refund the purchase `receipt` at `store_id`: its punch stops counting."""
