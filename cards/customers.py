@@ -99,15 +99,26 @@ async def resume_session(request: wire.DeviceSessionRequest, now: datetime) -> B
     )
     if row is None or not row["active"]:
         raise DomainError(Problem.INVALID_PROOF)
-    key = stored_device_key(row["public_key"])
+    key = proven_key(row["public_key"])
     _verify_proof(key, "session", request.challenge, request.signature)
     await _consume_challenge(request.challenge, now)
     return BoundDevice(row["customer"], request.device_id)
 
 
 def stored_device_key(stored: Any) -> DevicePublicKey:
-    """A device's public key as read back from its JSON column (text on SQLite, decoded on PostgreSQL)."""
+    """A device's public key as read back from its JSON column (text on SQLite, decoded on PostgreSQL).
+
+    The key is checked again as it is loaded (T15): a key stored before a check existed, or
+    written by an insider, raises InvalidKey like a bad one at enrollment."""
     return load_device_key(msgspec.json.decode(stored) if isinstance(stored, str | bytes) else stored)
+
+
+def proven_key(stored: Any) -> DevicePublicKey:
+    """`stored_device_key`, where a refused key proves nothing: INVALID_PROOF, as a bad signature."""
+    try:
+        return stored_device_key(stored)
+    except InvalidKey as exc:
+        raise DomainError(Problem.INVALID_PROOF) from exc
 
 
 async def device_is_active(customer_id: UUID, device_id: UUID) -> bool:

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, NoReturn
 from uuid import UUID
 
-from cards.customers import stored_device_key
+from cards.customers import proven_key
 from cards.database import stored_uuid, write_transaction
 from cards.errors import DomainError
 from cards.flags import card_code, raise_flag
@@ -55,7 +55,7 @@ def verify_device_request(row: dict[str, Any], signature: str, message: bytes) -
     no oracle for someone without the key."""
     if not row["device_active"]:
         raise DomainError(Problem.INVALID_PROOF)
-    key = stored_device_key(row["public_key"])
+    key = proven_key(row["public_key"])
     try:
         key.verify(b64u_decode(signature), message)
     except (EncodingError, InvalidSignature) as exc:

@@ -2,6 +2,14 @@
 
 A phone proves it holds its private key by signing `proof_message(purpose, challenge)`
 with it, where the challenge is a fresh single-use value from `POST /v1/challenges`.
+
+Keys and signatures are checked strictly (`crypto/jwk.py` has the reasons): an Ed25519 key
+must be the canonical encoding of a point of the prime-order subgroup (a key generated the
+usual way always is; small-order and non-canonical keys are `invalid-public-key`); an
+Ed25519 signature must have S below the group order and a canonical R. A P-256 key's x and y
+are 32 bytes each, below the field prime, on the curve; a P-256 signature is raw r||s (64
+bytes, as WebCrypto gives it) or strict DER (as iOS and Android give it), with r and s in
+[1, n-1]; high S is accepted.
 """
 
 import datetime as dt

@@ -360,3 +360,19 @@ async def test_stamps_come_as_qr_images(client: httpx.AsyncClient, till: Till) -
     assert svg.content.startswith(b"<svg") and "x-stamp-expires-at" in svg.headers
     png = await client.post(f"{url}.png", headers=customer.headers, json=customer.phone.stamp_request(customer.card_id))
     assert png.status_code == 201 and png.content.startswith(b"\x89PNG")
+
+
+async def test_a_cashier_with_no_customer_present_can_neither_ask_for_a_stamp_nor_punch_a_card_id(
+    client: httpx.AsyncClient, till: Till
+) -> None:
+    """T7, T22: a cashier's token is no phone, and a card's id (printed, or in a wallet pass) is no stamp."""
+    cafe, cashier = till
+    customer = await new_customer(client, cafe)
+    asked = await client.post(
+        f"/v1/me/cards/{customer.card_id}/stamps", headers=cashier, json=customer.phone.stamp_request(customer.card_id)
+    )
+    assert asked.status_code == 403 and asked.json()["type"] == Problem.FORBIDDEN.type
+    for text in (customer.card_id, customer.card_id.replace("-", "").upper()):
+        scan = await client.post("/v1/scans", headers=cashier, json={"stamp": text, "receipt": {"reference": "R-0"}})
+        assert scan.status_code == 400 and scan.json()["type"] == Problem.STAMP_MALFORMED.type
+    assert await LedgerEntry.count() == 0

@@ -6,9 +6,10 @@ from collections.abc import Callable
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa, x25519
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
+from crypto import edwards25519
 from crypto.encoding import b64u_encode
 from crypto.jwk import InvalidKey, InvalidSignature, jwk_thumbprint, load_device_key
 
@@ -44,6 +45,11 @@ def sha256_b64u(text: str) -> str:
 def raw_es256(der: bytes) -> bytes:
     r, s = decode_dss_signature(der)
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+@pytest.fixture(autouse=True)
+def clean_database() -> None:
+    """Nothing here touches the database: skip the suite's per-test wipe."""
 
 
 @pytest.fixture
@@ -384,3 +390,246 @@ def test_key_coordinate_with_non_canonical_tail_is_invalid(ed_private: Ed25519Pr
 
     with pytest.raises(InvalidKey):
         load_device_key(jwk)
+
+
+# --- strict Ed25519 keys (crypto/edwards25519.py) ------------------------------------
+
+# The 8 points of small order (1, 2, 4, 8), canonically encoded: the list libsodium refuses, and
+# what test_the_small_order_points_are_the_eight_we_list computes from the curve.
+SMALL_ORDER_POINTS = {
+    "0100000000000000000000000000000000000000000000000000000000000000": 1,  # the identity
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f": 2,  # (0, -1)
+    "0000000000000000000000000000000000000000000000000000000000000000": 4,  # (sqrt(-1), 0)
+    "0000000000000000000000000000000000000000000000000000000000000080": 4,  # (-sqrt(-1), 0)
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05": 8,
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85": 8,
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a": 8,
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa": 8,
+}
+
+# RFC 8032 section 7.1 TEST 1.
+RFC8032_TEST1_SECRET = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+RFC8032_TEST1_PUBLIC = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+
+
+def okp_jwk(raw: bytes) -> dict[str, str]:
+    return {"kty": "OKP", "crv": "Ed25519", "x": b64u_encode(raw)}
+
+
+def order_eight_point() -> edwards25519.Point:
+    """A point of order exactly 8: the torsion part [L]P of the first point that has one."""
+    for y in range(2, 100):
+        try:
+            point = edwards25519.decode_point(y.to_bytes(32, "little"))
+        except edwards25519.PointDecodingError:
+            continue
+        torsion = edwards25519.scalar_mult(edwards25519.L, point)
+        if not edwards25519.is_identity(edwards25519.scalar_mult(4, torsion)):
+            return torsion
+    raise AssertionError("no point with an order-8 component below y = 100")
+
+
+def point_order(point: edwards25519.Point) -> int:
+    return next(n for n in (1, 2, 4, 8) if edwards25519.is_identity(edwards25519.scalar_mult(n, point)))
+
+
+def test_the_small_order_points_are_the_eight_we_list() -> None:
+    torsion = order_eight_point()
+    multiples = [edwards25519.scalar_mult(k, torsion) for k in range(8)]
+
+    assert {edwards25519.encode_point(p).hex(): point_order(p) for p in multiples} == SMALL_ORDER_POINTS
+    assert {bytes.fromhex(h) for h in SMALL_ORDER_POINTS} == edwards25519.SMALL_ORDER_ENCODINGS
+
+
+@pytest.mark.parametrize("encoding", SMALL_ORDER_POINTS)
+def test_small_order_ed25519_key_is_refused(encoding: str) -> None:
+    with pytest.raises(InvalidKey, match="small-order point: anyone can make a signature that verifies under it"):
+        load_device_key(okp_jwk(bytes.fromhex(encoding)))
+
+
+def test_openssl_alone_lets_anyone_sign_for_the_identity_key() -> None:
+    """Why the key check exists: OpenSSL verifies one constant signature under this key for any message."""
+    identity = bytes.fromhex("01" + "00" * 31)
+    constant_signature = identity + bytes(32)
+    for message in (b"", MESSAGE, b"a punch for someone else"):
+        Ed25519PublicKey.from_public_bytes(identity).verify(constant_signature, message)
+
+    with pytest.raises(InvalidKey, match="small-order"):
+        load_device_key(okp_jwk(identity))
+
+
+@pytest.mark.parametrize("y", [0, 1, 3], ids=["order-4-point", "identity", "mixed-point"])
+def test_ed25519_key_spelled_with_y_plus_p_is_refused_as_non_canonical(y: int) -> None:
+    # Only y < 19 leaves room for y + p in 255 bits, and no point with such a y is in the
+    # prime-order subgroup; the canonical check must still come first, so the spelling is what
+    # the owner is told about, and no point gets two spellings under any future policy.
+    edwards25519.decode_point(y.to_bytes(32, "little"))  # the canonical spelling is a point
+    non_canonical = (y + edwards25519.P).to_bytes(32, "little")
+
+    with pytest.raises(InvalidKey, match=r"its y coordinate is 2\^255-19 or more"):
+        load_device_key(okp_jwk(non_canonical))
+
+
+@pytest.mark.parametrize(
+    "encoding",
+    [
+        "0100000000000000000000000000000000000000000000000000000000000080",  # the identity, sign set
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",  # (0, -1), sign set
+    ],
+)
+def test_negative_zero_ed25519_key_is_refused(encoding: str) -> None:
+    with pytest.raises(InvalidKey, match="negative zero"):
+        load_device_key(okp_jwk(bytes.fromhex(encoding)))
+
+
+def test_ed25519_key_that_is_not_on_the_curve_is_refused() -> None:
+    with pytest.raises(InvalidKey, match="not a point on the curve"):
+        load_device_key(okp_jwk((2).to_bytes(32, "little")))
+
+
+def test_mixed_order_ed25519_key_is_refused() -> None:
+    honest = edwards25519.decode_point(RFC8032_TEST1_PUBLIC)
+    mixed = edwards25519.encode_point(edwards25519.point_add(honest, order_eight_point()))
+
+    assert load_device_key(okp_jwk(RFC8032_TEST1_PUBLIC))
+    with pytest.raises(InvalidKey, match="outside the prime-order subgroup"):
+        load_device_key(okp_jwk(mixed))
+
+
+def test_ed25519_key_check_is_cached(ed_private: Ed25519PrivateKey) -> None:
+    jwk = ed25519_jwk(ed_private)
+    load_device_key(jwk)
+    hits = edwards25519.public_key_defect.cache_info().hits
+
+    load_device_key(jwk)
+
+    assert edwards25519.public_key_defect.cache_info().hits == hits + 1
+
+
+# --- strict Ed25519 signatures -------------------------------------------------------
+
+
+def _rfc8032_test1_signature_with_r(r_encoding: bytes, message: bytes) -> bytes:
+    """A signature by TEST 1's private key whose R is `r_encoding` (nonce with [r]B = R is not needed).
+
+    With R the identity, S = k*a makes [S]B = R + [k]A hold exactly, so it passes a plain verifier.
+    """
+    digest = hashlib.sha512(RFC8032_TEST1_SECRET).digest()
+    a = int.from_bytes(digest[:32], "little")
+    a = (a & ((1 << 254) - 8)) | (1 << 254)
+    k = int.from_bytes(hashlib.sha512(r_encoding + RFC8032_TEST1_PUBLIC + message).digest(), "little")
+    return r_encoding + (k * a % edwards25519.L).to_bytes(32, "little")
+
+
+def test_ed25519_signature_with_s_plus_l_is_refused(ed_private: Ed25519PrivateKey) -> None:
+    key = load_device_key(ed25519_jwk(ed_private))
+    signature = ed_private.sign(MESSAGE)
+    s = int.from_bytes(signature[32:], "little")
+    malleated = signature[:32] + (s + edwards25519.L).to_bytes(32, "little")
+
+    key.verify(signature, MESSAGE)
+    with pytest.raises(InvalidSignature, match="S is not below the group order"):
+        key.verify(malleated, MESSAGE)
+
+
+def test_ed25519_signature_with_small_order_r_is_refused() -> None:
+    identity = bytes.fromhex("01" + "00" * 31)
+    signature = _rfc8032_test1_signature_with_r(identity, MESSAGE)
+    # OpenSSL takes it: the equation holds. Only the holder of the key can make one, but it is not
+    # what RFC 8032 signing produces, and a small-order R is never needed.
+    Ed25519PublicKey.from_public_bytes(RFC8032_TEST1_PUBLIC).verify(signature, MESSAGE)
+
+    with pytest.raises(InvalidSignature, match="R is a small-order point"):
+        load_device_key(okp_jwk(RFC8032_TEST1_PUBLIC)).verify(signature, MESSAGE)
+
+
+@pytest.mark.parametrize(
+    "r_encoding",
+    [
+        (1 + edwards25519.P).to_bytes(32, "little"),  # the identity spelled p + 1
+        bytes.fromhex("01" + "00" * 30 + "80"),  # the identity with the sign bit set (negative zero)
+    ],
+    ids=["y-plus-p", "negative-zero"],
+)
+def test_ed25519_signature_with_non_canonical_r_is_refused(r_encoding: bytes) -> None:
+    signature = _rfc8032_test1_signature_with_r(r_encoding, MESSAGE)
+
+    with pytest.raises(InvalidSignature, match="R is not written in its canonical form"):
+        load_device_key(okp_jwk(RFC8032_TEST1_PUBLIC)).verify(signature, MESSAGE)
+
+
+# --- strict P-256 keys and signatures ------------------------------------------------
+
+P256_P = 2**256 - 2**224 + 2**192 + 2**96 - 1
+P256_B = 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B
+P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def _p256_jwk(x: int, y: int) -> dict[str, str]:
+    return {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": b64u_encode(x.to_bytes(32, "big")),
+        "y": b64u_encode(y.to_bytes(32, "big")),
+    }
+
+
+def test_p256_x_plus_p_is_refused() -> None:
+    # x = 0 is on P-256 (0 - 0 + b is a square), so x + p = p still fits in 32 bytes.
+    y = pow(P256_B, (P256_P + 1) // 4, P256_P)
+    assert y * y % P256_P == P256_B
+
+    assert load_device_key(_p256_jwk(0, y)).algorithm == "ES256"
+    with pytest.raises(InvalidKey, match="x coordinate is not below the field prime"):
+        load_device_key(_p256_jwk(P256_P, y))
+
+
+def test_p256_y_plus_p_is_refused() -> None:
+    # A Wycheproof key (ecdsa_secp256r1_sha256_test.json, "y-coordinate of the public key is small").
+    x = 0xBCBB2914C79F045EAA6ECBBC612816B3BE5D2D6796707D8125E9F851C18AF015
+    y = 0x1352BB4A0FA2EA4CCEB9AB63DD684ADE5A1127BCF300A698A7193BC2
+
+    assert load_device_key(_p256_jwk(x, y))
+    with pytest.raises(InvalidKey, match="y coordinate is not below the field prime"):
+        load_device_key(_p256_jwk(x, y + P256_P))
+
+
+@pytest.mark.parametrize("der", [False, True], ids=["raw", "der"])
+def test_high_s_p256_signature_is_accepted(ec_private: ec.EllipticCurvePrivateKey, der: bool) -> None:
+    key = load_device_key(ec_jwk(ec_private))
+    r, s = decode_dss_signature(ec_private.sign(MESSAGE, ec.ECDSA(hashes.SHA256())))
+    high_s = max(s, P256_N - s)
+    assert high_s > P256_N // 2
+
+    signature = encode_dss_signature(r, high_s) if der else r.to_bytes(32, "big") + high_s.to_bytes(32, "big")
+    key.verify(signature, MESSAGE)
+
+
+@pytest.mark.parametrize(("r", "s"), [(0, 1), (1, 0), (P256_N, 1), (1, P256_N)], ids=["r=0", "s=0", "r=n", "s=n"])
+def test_raw_p256_signature_with_r_or_s_out_of_range_is_refused(
+    ec_private: ec.EllipticCurvePrivateKey, r: int, s: int
+) -> None:
+    key = load_device_key(ec_jwk(ec_private))
+
+    with pytest.raises(InvalidSignature, match="between 1 and the group order minus 1"):
+        key.verify(r.to_bytes(32, "big") + s.to_bytes(32, "big"), MESSAGE)
+
+
+def _der_integer(value: int, extra_leading_zero: bool = False) -> bytes:
+    body = value.to_bytes(value.bit_length() // 8 + 1, "big")
+    if extra_leading_zero:
+        body = b"\x00" + body
+    return bytes([0x02, len(body)]) + body
+
+
+def test_der_p256_signature_with_an_extra_leading_zero_is_refused(ec_private: ec.EllipticCurvePrivateKey) -> None:
+    key = load_device_key(ec_jwk(ec_private))
+    der = ec_private.sign(MESSAGE, ec.ECDSA(hashes.SHA256()))
+    r, s = decode_dss_signature(der)
+    body = _der_integer(r, extra_leading_zero=True) + _der_integer(s)
+    ber = bytes([0x30, len(body)]) + body
+
+    assert _der_integer(r) + _der_integer(s) == der[2:]
+    key.verify(der, MESSAGE)
+    with pytest.raises(InvalidSignature, match="strict DER"):
+        key.verify(ber, MESSAGE)
