@@ -8,6 +8,8 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.config.app import AppConfig
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import MutableScopeHeaders
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -33,7 +35,7 @@ from api.controllers.staff import StaffController
 from api.controllers.stores import ScannerController, StoreController
 from api.problems import ProblemRequest, exception_handlers, problem_details_plugin
 from api.rate_limits import rate_limit_guard
-from api.request_log import RequestLogMiddleware
+from api.request_log import RequestLog, request_state
 from api.settings import Settings
 from cards import sweep
 from cards.clock import Clock, system_clock
@@ -89,6 +91,47 @@ def periodic_sweep(settings: Settings, clock: Clock) -> Callable[[Litestar], Abs
     return lifespan
 
 
+class PunchGuard(Litestar):
+    """The Litestar app, with what only the outermost layer can do.
+
+    - Every request gets its id and start time as it arrives, so the request log and
+      X-Request-ID cover responses the router and middleware make themselves (api/request_log.py).
+    - HEAD is answered for every GET route, as RFC 9110 asks: the GET runs and its body is
+      dropped (Litestar routes HEAD only to handlers declared for it).
+    - OPTIONS says every method of the path in `Allow`. Litestar's generated OPTIONS handler
+      keeps the methods of the first controller that declared the path, so a path served by
+      a GET and a POST could answer "Allow: OPTIONS, POST"; the right list replaces it.
+    """
+
+    def allowed_methods(self, path_template: str) -> str | None:
+        """The methods a route path answers, HEAD included with GET, as an Allow header."""
+        if not hasattr(self, "_allowed"):
+            self._allowed: dict[str, str] = {}
+            for route in self.routes:
+                methods = set(getattr(route, "methods", ()))
+                if "GET" in methods:
+                    methods.add("HEAD")
+                self._allowed[route.path_format] = ", ".join(sorted(methods))
+        return self._allowed.get(path_template)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:  # ASGI's typed scopes, loosely
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request_state(scope)
+        if scope["method"] != "HEAD":
+            await super().__call__(scope, receive, send)
+            return
+
+        async def headers_only(message: Any) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        as_get: Any = {**scope, "method": "GET"}
+        await super().__call__(as_get, receive, headers_only)
+
+
 def create_app(
     settings: Settings | None = None, clock: Clock = system_clock, keyring: Keyring | None = None
 ) -> Litestar:
@@ -100,10 +143,7 @@ def create_app(
     def constant(value: Any) -> Provide:
         return Provide(lambda: value, use_cache=True, sync_to_thread=False)
 
-    middleware: list[Any] = [
-        RequestLogMiddleware(log=settings.log_requests),
-        DefineMiddleware(BearerAuthMiddleware, tokens=tokens, exclude=["^/schema"]),
-    ]
+    middleware: list[Any] = [DefineMiddleware(BearerAuthMiddleware, tokens=tokens, exclude=["^/schema"])]
     if settings.log_requests:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
 
@@ -138,6 +178,8 @@ def create_app(
             "customer": Provide(provide_customer),
         },
         middleware=middleware,
+        before_send=[RequestLog(enabled=settings.log_requests), _allow_header],
+        cors_config=cors(settings),
         guards=[rate_limit_guard(settings, clock)],
         plugins=[problem_details_plugin()],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
@@ -152,4 +194,33 @@ def create_app(
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
     )
-    return Litestar.from_config(config)
+    return PunchGuard.from_config(config)
+
+
+async def _allow_header(message: Any, scope: Any) -> None:
+    """Give an answer to OPTIONS the path's whole Allow list (see `PunchGuard`)."""
+    if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+        return
+    app, template = scope.get("app"), scope.get("path_template")
+    allow = app.allowed_methods(template) if isinstance(app, PunchGuard) and template else None
+    if allow is not None and message["status"] == 204:
+        MutableScopeHeaders.from_message(message)["allow"] = allow
+
+
+def cors(settings: Settings) -> CORSConfig | None:
+    """CORS for the origins the settings allow (none by default: the apps are not web pages on other sites).
+
+    Staff and customer tokens travel in the Authorization header, never in cookies, so no
+    credentials are allowed; the headers a client reads (request id, retry delay, a stamp's
+    expiry) are exposed.
+    """
+    if not settings.cors_origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST", "PATCH", "OPTIONS", "HEAD"],
+        allow_headers=["authorization", "content-type", "x-request-id"],
+        expose_headers=["x-request-id", "retry-after", "x-stamp-expires-at"],
+        allow_credentials=False,
+        max_age=600,
+    )

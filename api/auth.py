@@ -90,7 +90,13 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
 
 
 # --- guards --------------------------------------------------------------------------
-# Guards are coroutines: Litestar runs a plain function guard in a worker thread.
+# Guards are coroutines: Litestar runs a plain function guard in a worker thread. An OPTIONS
+# request (a browser's CORS preflight) carries no token and is not authenticated: Litestar's
+# own OPTIONS handler answers it with the allowed methods, and no guard stands in its way.
+
+
+def _preflight(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    return connection.scope.get("method") == "OPTIONS"
 
 
 def _staff(connection: ASGIConnection[Any, Any, Any, Any]) -> StaffIdentity:
@@ -101,17 +107,18 @@ def _staff(connection: ASGIConnection[Any, Any, Any, Any]) -> StaffIdentity:
 
 
 async def staff_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    _staff(connection)
+    if not _preflight(connection):
+        _staff(connection)
 
 
 async def managers_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Owners and managers manage stores, staff, scanners and programs."""
-    if _staff(connection).role not in MANAGING_ROLES:
+    if not _preflight(connection) and _staff(connection).role not in MANAGING_ROLES:
         raise problem(Problem.FORBIDDEN, "Owners and managers only")
 
 
 async def customers_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    if not isinstance(connection.user, CustomerIdentity):
+    if not _preflight(connection) and not isinstance(connection.user, CustomerIdentity):
         raise problem(Problem.FORBIDDEN, "Customers only")
 
 

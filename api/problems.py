@@ -67,6 +67,10 @@ class ProblemRequest(Request[Any, Any, Any]):
 
 
 def _from_http(exc: HTTPException) -> ProblemDetailsException:
+    if exc.status_code >= 500 and exc.status_code != 503:
+        # Litestar's own 500s (a misconfiguration, say) carry internal text: log it, answer nothing of it.
+        log.error("server error %s: %s", exc.status_code, exc.detail, exc_info=exc)
+        return problem(Problem.INTERNAL)
     detail = exc.detail
     if isinstance(exc, MalformedBody) or isinstance(exc.__cause__, SerializationException):
         return problem(Problem.MALFORMED_BODY, detail)

@@ -1,58 +1,68 @@
-"""One JSON line per request: method, path, status, duration and a request id.
+"""One JSON line per response: method, path, status, duration and a request id; `X-Request-ID` on every one.
 
-Hand-written because Litestar's LoggingMiddleware logs request and response as two
-separate unstructured lines, without a duration, and by default with the body, which
-here would carry passwords.
+Done in Litestar's `before_send` hook, which sees every message the app sends, refusals by
+the auth middleware, guards and rate limits and the router's 404s and 405s included; an ASGI
+middleware only sees what passes through it, and logged those refusals as 500 under an id
+the client never received. Hand-written because Litestar's LoggingMiddleware logs request
+and response as two unstructured lines, without a duration, and by default with the body,
+which here would carry passwords.
 """
 
 import json
 import logging
+import re
 import secrets
 import time
+from typing import Any
 
 from litestar.datastructures import MutableScopeHeaders
-from litestar.enums import ScopeType
-from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("punchguard.requests")
+# A caller's id is kept if it is short and printable; anything else gets a fresh one.
+_CALLER_ID = re.compile(r"^[\x21-\x7e]{1,64}$")
+_STATE = "punchguard.request"
 
 
-class RequestLogMiddleware(ASGIMiddleware):
-    """Tags every response with an X-Request-ID (the caller's, or a new one) and logs it if `log`."""
+def _request_id(scope: Any) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            text = str(value.decode("latin-1"))
+            if _CALLER_ID.fullmatch(text):
+                return text
+    return secrets.token_hex(8)
 
-    scopes = (ScopeType.HTTP,)
 
-    def __init__(self, log: bool = True) -> None:
-        self.log = log
+def request_state(scope: Any) -> dict[str, Any]:
+    """This request's id and start, made on first use (the app makes it as the request arrives)."""
+    state: dict[str, Any] = scope.setdefault(_STATE, {})
+    if not state:
+        state.update(id=_request_id(scope), method=scope.get("method"), started=time.perf_counter(), status=None)
+    return state
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        started = time.perf_counter()
-        request_id = next(
-            (v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None
-        ) or secrets.token_hex(8)
-        status = 500
 
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                MutableScopeHeaders.from_message(message)["x-request-id"] = request_id[:64]
-            await send(message)
+class RequestLog:
+    """The `before_send` hook: tags each response with its request id and logs it once it is sent."""
 
-        try:
-            await next_app(scope, receive, send_wrapper)
-        finally:
-            if self.log:
-                log.info(
-                    json.dumps(
-                        {
-                            "event": "request",
-                            "request_id": request_id[:64],
-                            "method": scope.get("method"),
-                            "path": scope["path"],
-                            "status": status,
-                            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                        }
-                    )
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+
+    async def __call__(self, message: Any, scope: Any) -> None:
+        if scope["type"] != "http":
+            return
+        state = request_state(scope)
+        if message["type"] == "http.response.start":
+            state["status"] = message["status"]
+            MutableScopeHeaders.from_message(message)["x-request-id"] = state["id"]
+        elif message["type"] == "http.response.body" and not message.get("more_body", False) and self.enabled:
+            log.info(
+                json.dumps(
+                    {
+                        "event": "request",
+                        "request_id": state["id"],
+                        "method": state["method"],
+                        "path": scope["path"],
+                        "status": state["status"],
+                        "duration_ms": round((time.perf_counter() - state["started"]) * 1000, 2),
+                    }
                 )
+            )

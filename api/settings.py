@@ -38,6 +38,8 @@ class Settings:
     rate_limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     # Proxies whose X-Forwarded-For is believed (addresses or CIDR blocks); none by default.
     trusted_proxies: tuple[str, ...] = ()
+    # Origins whose web pages may call the API from a browser (CORS); none by default.
+    cors_origins: tuple[str, ...] = ()
     log_requests: bool = True
     # How often each server process sweeps expired rows (challenges, codes, sessions...); 0: never.
     sweep_every_s: int = 300
@@ -58,6 +60,9 @@ class Settings:
                 for group, default in DEFAULT_RATE_LIMITS.items()
             },
             trusted_proxies=_networks(os.environ.get("PUNCHGUARD_TRUSTED_PROXIES", "")),
+            cors_origins=tuple(
+                o.strip() for o in os.environ.get("PUNCHGUARD_CORS_ORIGINS", "").split(",") if o.strip()
+            ),
             log_requests=os.environ.get("PUNCHGUARD_LOG_REQUESTS", "1") != "0",
             sweep_every_s=_int("PUNCHGUARD_SWEEP_EVERY_S", 300),
         )
