@@ -33,6 +33,7 @@ from api.controllers.review import (
 )
 from api.controllers.staff import StaffController
 from api.controllers.stores import ScannerController, StoreController
+from api.openapi import SECURITY_SCHEMES, document
 from api.problems import ProblemRequest, exception_handlers, problem_details_plugin
 from api.rate_limits import rate_limit_guard
 from api.request_log import RequestLog, request_state
@@ -191,10 +192,13 @@ def create_app(
             version=API_VERSION,
             description="Fraud-resistant digital punch cards: staff, stores, programs and customers.",
             path="/schema",
+            components=SECURITY_SCHEMES,
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
     )
-    return PunchGuard.from_config(config)
+    app = PunchGuard.from_config(config)
+    document(app)
+    return app
 
 
 async def _allow_header(message: Any, scope: Any) -> None:

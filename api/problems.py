@@ -56,10 +56,24 @@ class MalformedBody(ClientException):
     """A body msgspec could not decode as JSON at all (bad UTF-8, nesting too deep)."""
 
 
+class UnsupportedMediaType(ClientException):
+    """A body sent as something other than JSON."""
+
+    status_code = 415
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
 class ProblemRequest(Request[Any, Any, Any]):
-    """Turns the decoding errors Litestar lets through into a 400 instead of a 500."""
+    """Reads JSON bodies strictly: a body that is not `application/json` is a 415, and the decoding
+    errors Litestar lets through are a 400 instead of a 500."""
 
     async def json(self) -> Any:
+        if await self.body() and not _is_json(self.headers.get("content-type", "")):
+            raise UnsupportedMediaType(detail="Send the body as application/json")
         try:
             return await super().json()
         except (UnicodeDecodeError, RecursionError) as exc:

@@ -15,6 +15,9 @@ Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[!-
 # E.164: what SMS providers take; the app formats the number before sending it.
 Phone = Annotated[str, msgspec.Meta(pattern=r"^\+[1-9][0-9]{6,14}$")]
 Timestamp = datetime
+# Litestar leaves a minimum of 0 out of the OpenAPI schema (it tests the bound for truth): a
+# field with `ge=0` says it again through msgspec's extra JSON schema.
+ZERO_OR_MORE = {"extra": {"minimum": 0}}
 
 
 class Wire(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

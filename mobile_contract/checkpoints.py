@@ -10,7 +10,7 @@ from uuid import UUID
 
 import msgspec
 
-from mobile_contract.base import Id, Wire
+from mobile_contract.base import ZERO_OR_MORE, Id, Wire
 
 VERSION: Final = "punchguard-checkpoint-v1"
 
@@ -46,7 +46,7 @@ class Checkpoint(Wire, frozen=True, kw_only=True):
     store_id: Id
     date: Day
     time_zone: TimeZone
-    tree_size: Annotated[int, msgspec.Meta(ge=0)]
+    tree_size: Annotated[int, msgspec.Meta(ge=0, extra_json_schema=ZERO_OR_MORE)]
     root_hash: HexHash
     entries: Entries
     created_at: AwareTimestamp

@@ -6,6 +6,9 @@ stable. Each is a relative URI under `/problems/`, where the server documents it
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
+
+import msgspec
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,3 +112,23 @@ class Problem(Enum):
     @classmethod
     def by_slug(cls, slug: str) -> "Problem | None":
         return next((p for p in cls if p.value.slug == slug), None)
+
+
+class ProblemBody(msgspec.Struct, frozen=True, kw_only=True):
+    """The body of every error answer (RFC 9457 `application/problem+json`).
+
+    Switch on `type`. Some problems carry extension members: `errors` (which fields of the
+    request were invalid), `reasons` and `redemption_id` (a held reward: `detail` is a line for
+    the till, `reasons` the owner's sentences), `relaxed` (the settings only an owner may relax),
+    `businesses` (which business to sign in to). Members may be added; ignore unknown ones.
+    """
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+    reasons: list[str] | None = None
+    redemption_id: str | None = None
+    relaxed: list[str] | None = None
+    businesses: list[dict[str, str]] | None = None

@@ -5,14 +5,14 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from mobile_contract.base import Id, Name, Timestamp, Wire
+from mobile_contract.base import ZERO_OR_MORE, Id, Name, Timestamp, Wire
 
 # Aware only: an end without an offset would mean a different moment on each server.
 EndsAt = Annotated[datetime, msgspec.Meta(tz=True, description="After this moment the program is closed")]
 
 # Threat model T2: a stamp lives 30 s by default and never more than 120 s.
 StampLifetime = Annotated[int, msgspec.Meta(ge=10, le=120)]
-Cooldown = Annotated[int, msgspec.Meta(ge=0, le=86_400)]
+Cooldown = Annotated[int, msgspec.Meta(ge=0, le=86_400, extra_json_schema=ZERO_OR_MORE)]
 DailyCap = Annotated[int, msgspec.Meta(ge=1, le=100)]
 PunchesPerReward = Annotated[int, msgspec.Meta(ge=1, le=100)]
 ExcessPolicy = Literal["refuse", "flag"]
@@ -27,14 +27,14 @@ class RiskThresholds(Wire, frozen=True, kw_only=True):
 
     # T4: two punches at stores further apart than anyone travels in between.
     travel_max_kmh: Annotated[float, msgspec.Meta(ge=10, le=2000)] = 250.0
-    travel_min_km: Annotated[float, msgspec.Meta(ge=0, le=1000)] = 1.0
+    travel_min_km: Annotated[float, msgspec.Meta(ge=0, le=1000, extra_json_schema=ZERO_OR_MORE)] = 1.0
     # T6: a cashier whose punches concentrate on a few cards, judged once they made enough punches.
     concentration_share: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.30
     concentration_cards: Annotated[int, msgspec.Meta(ge=1, le=50)] = 3
     concentration_min_punches: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 20
     concentration_window_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 30
     # Punches outside the store's opening hours, with a little grace for the last customer.
-    opening_hours_grace_min: Annotated[int, msgspec.Meta(ge=0, le=240)] = 15
+    opening_hours_grace_min: Annotated[int, msgspec.Meta(ge=0, le=240, extra_json_schema=ZERO_OR_MORE)] = 15
     # One scanner punching faster than a till serves customers.
     burst_punches: Annotated[int, msgspec.Meta(ge=2, le=1000)] = 10
     burst_window_s: Annotated[int, msgspec.Meta(ge=10, le=3600)] = 120

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from mobile_contract.base import Id, Timestamp, Wire
+from mobile_contract.base import ZERO_OR_MORE, Id, Timestamp, Wire
 
 Counter = Annotated[int, msgspec.Meta(ge=1, le=2**53 - 1)]
 Signature = Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -32,7 +32,7 @@ class IssuedStamp(Wire, frozen=True, kw_only=True):
 
 class Receipt(Wire, frozen=True, kw_only=True):
     reference: ReceiptReference
-    amount_cents: Annotated[int, msgspec.Meta(ge=0, le=10_000_000)] | None = None
+    amount_cents: Annotated[int, msgspec.Meta(ge=0, le=10_000_000, extra_json_schema=ZERO_OR_MORE)] | None = None
     items: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
 
 

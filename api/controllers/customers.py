@@ -66,11 +66,11 @@ class MeController(Controller):
     tags = ["customers"]
     guards = [customers_only]
 
-    @get(operation_id="getCustomer")
+    @get(operation_id="getCustomer", summary="The customer this phone's session belongs to")
     async def me(self, customer: NamedDependency[CustomerIdentity]) -> wire.Customer:
         return await customers.get_customer(customer.customer_id)
 
-    @get("/cards", operation_id="listCards")
+    @get("/cards", operation_id="listCards", summary="This customer's cards")
     async def cards(self, customer: NamedDependency[CustomerIdentity]) -> list[wire.Card]:
         return await customers.list_cards(customer.customer_id)
 

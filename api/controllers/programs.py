@@ -25,11 +25,11 @@ class ProgramController(Controller):
     ) -> wire.Program:
         return await programs.create_program(actor, data, clock())
 
-    @get(operation_id="listPrograms")
+    @get(operation_id="listPrograms", summary="The business's programs, with their thresholds")
     async def list_all(self, actor: NamedDependency[StaffIdentity]) -> list[wire.Program]:
         return await programs.list_programs(actor.business_id)
 
-    @get("/{program_id:uuid}", operation_id="getProgram")
+    @get("/{program_id:uuid}", operation_id="getProgram", summary="One program")
     async def read(self, program_id: FromPath[UUID], actor: NamedDependency[StaffIdentity]) -> wire.Program:
         return await programs.get_program(program_id, actor.business_id)
 

@@ -18,7 +18,13 @@ from mobile_contract import review as wire
 Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="At most this many, newest first")]
 # Bounded so that a huge number is a 400, not an overflow in the database driver.
 Offset = Annotated[
-    int, QueryParameter(ge=0, le=10_000_000, description="Skip this many (the previous page's next_offset)")
+    int,
+    QueryParameter(
+        ge=0,
+        le=10_000_000,
+        description="Skip this many (the previous page's next_offset)",
+        schema_extra={"minimum": 0},  # Litestar drops a minimum of 0 (falsy) from the schema
+    ),
 ]
 Since = Annotated[
     datetime | None, QueryParameter(description="From this time on (ISO 8601; UTC when no offset is given)")
@@ -87,7 +93,7 @@ class FlagController(Controller):
     ) -> wire.FlagPage:
         return await flag_review.list_flags(actor.business_id, search, limit, offset)
 
-    @get("/{flag_id:uuid}", operation_id="getFlag")
+    @get("/{flag_id:uuid}", operation_id="getFlag", summary="One flag, with its explanation and evidence")
     async def read(self, flag_id: FromPath[UUID], actor: NamedDependency[StaffIdentity]) -> wire.FlagView:
         return await flag_review.get_flag(actor.business_id, flag_id)
 
@@ -147,7 +153,12 @@ class CardReviewController(Controller):
     ) -> wire.CardOverview:
         return await timeline.set_card_frozen(actor, card_id, frozen=True, reason=data.reason, now=clock())
 
-    @post("/unfreeze", operation_id="unfreezeCard", status_code=200)
+    @post(
+        "/unfreeze",
+        operation_id="unfreezeCard",
+        status_code=200,
+        summary="Let a frozen card get stamps, punches and free items again",
+    )
     async def unfreeze(
         self,
         card_id: FromPath[UUID],

@@ -32,11 +32,11 @@ class StaffController(Controller):
     ) -> wire.StaffMember:
         return await staff.create_member(actor, data, clock())
 
-    @get(operation_id="listStaff", guards=[managers_only])
+    @get(operation_id="listStaff", guards=[managers_only], summary="The business's staff")
     async def list_all(self, actor: NamedDependency[StaffIdentity]) -> list[wire.StaffMember]:
         return await staff.list_members(actor.business_id)
 
-    @get("/{staff_id:uuid}", operation_id="getStaff", guards=[managers_only])
+    @get("/{staff_id:uuid}", operation_id="getStaff", guards=[managers_only], summary="One staff member")
     async def read(self, staff_id: FromPath[UUID], actor: NamedDependency[StaffIdentity]) -> wire.StaffMember:
         return await staff.get_member(actor.business_id, staff_id)
 

@@ -19,17 +19,17 @@ class StoreController(Controller):
     tags = ["stores"]
     guards = [managers_only]
 
-    @post(operation_id="createStore")
+    @post(operation_id="createStore", summary="Open a store: its name, time zone, place and opening hours")
     async def create(
         self, data: JSONBody[wire.StoreCreate], actor: NamedDependency[StaffIdentity], clock: NamedDependency[Clock]
     ) -> wire.Store:
         return await stores.create_store(actor, data, clock())
 
-    @get(operation_id="listStores")
+    @get(operation_id="listStores", summary="The business's stores")
     async def list_all(self, actor: NamedDependency[StaffIdentity]) -> list[wire.Store]:
         return await stores.list_stores(actor.business_id)
 
-    @get("/{store_id:uuid}", operation_id="getStore")
+    @get("/{store_id:uuid}", operation_id="getStore", summary="One store")
     async def read(self, store_id: FromPath[UUID], actor: NamedDependency[StaffIdentity]) -> wire.Store:
         return await stores.get_store(actor.business_id, store_id)
 
@@ -61,7 +61,7 @@ class StoreController(Controller):
     ) -> wire.ScannerRegistered:
         return await stores.register_scanner(actor, store_id, data, clock())
 
-    @get("/{store_id:uuid}/scanners", operation_id="listScanners")
+    @get("/{store_id:uuid}/scanners", operation_id="listScanners", summary="A store's scanners")
     async def list_scanners(
         self, store_id: FromPath[UUID], actor: NamedDependency[StaffIdentity]
     ) -> list[wire.Scanner]:
@@ -73,7 +73,7 @@ class ScannerController(Controller):
     tags = ["stores"]
     guards = [managers_only]
 
-    @get("/{scanner_id:uuid}", operation_id="getScanner")
+    @get("/{scanner_id:uuid}", operation_id="getScanner", summary="One scanner")
     async def read(self, scanner_id: FromPath[UUID], actor: NamedDependency[StaffIdentity]) -> wire.Scanner:
         return await stores.get_scanner(actor.business_id, scanner_id)
 

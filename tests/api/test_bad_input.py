@@ -941,16 +941,33 @@ async def test_head_on_a_post_only_route_is_a_405_without_a_body(client: Client)
     assert response.content == b""
 
 
+@pytest.mark.parametrize("endpoint", ["login", "stores", "customers"])
 @pytest.mark.parametrize(
     "content_type",
     ["text/plain", "application/xml", "application/x-www-form-urlencoded", "application/msgpack", None],
     ids=["text", "xml", "form", "msgpack", "none"],
 )
-async def test_a_json_body_under_another_content_type_is_read_as_json(client: Client, content_type: str | None) -> None:
-    """Pinned: Litestar reads `JSONBody` whatever the Content-Type says, so this is not a 415."""
+async def test_a_json_body_under_another_content_type_is_a_415(
+    client: Client, endpoint: str, content_type: str | None
+) -> None:
+    """The contract says `application/json`; a valid JSON body labelled otherwise (or not at all) is
+    refused, not guessed at, and nothing is written."""
+    call = await ENDPOINTS[endpoint](client)
+    headers = {**call.headers, **({"content-type": content_type} if content_type else {})}
+    before = await snapshot()
+    response = await client.request(call.method, call.path, content=json.dumps(call.body).encode(), headers=headers)
+    assert assert_problem(response, Problem.UNSUPPORTED_MEDIA_TYPE)["status"] == 415
+    assert await snapshot() == before, "a refused request changed the database"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=utf-8", "Application/JSON", "application/merge-patch+json"]
+)
+async def test_json_media_types_with_parameters_or_suffixes_are_read(client: Client, content_type: str) -> None:
     call = await _login(client)
-    headers = {"content-type": content_type} if content_type else {}
-    response = await client.post(call.path, content=json.dumps(call.body).encode(), headers=headers)
+    response = await client.post(
+        call.path, content=json.dumps(call.body).encode(), headers={"content-type": content_type}
+    )
     assert response.status_code == 200, response.text
 
 
@@ -965,12 +982,14 @@ async def test_a_json_body_under_another_content_type_is_read_as_json(client: Cl
     ],
     ids=["form", "multipart", "msgpack", "binary"],
 )
-async def test_a_non_json_body_is_a_400_problem(
+async def test_a_non_json_body_is_a_415_problem(
     client: Client, endpoint: str, content_type: str, content: bytes
 ) -> None:
     call = await ENDPOINTS[endpoint](client)
-    body = await refused_without_a_write(client, call, None, content, **{"content-type": content_type})
-    assert body["status"] == 400
+    body = await refused_without_a_write(
+        client, call, Problem.UNSUPPORTED_MEDIA_TYPE, content, **{"content-type": content_type}
+    )
+    assert body["status"] == 415
 
 
 # --- random input ---------------------------------------------------------------------------------
