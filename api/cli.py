@@ -1,5 +1,5 @@
-"""The command line: `python -m api init | migrate | setup-code | rotate-keys | openapi | serve | checkpoint |
-verify-checkpoints | sweep`."""
+"""The command line: `python -m api init | migrate | setup-code | new-business | rotate-keys | openapi | serve |
+checkpoint | verify-checkpoints | sweep`."""
 
 import argparse
 import asyncio
@@ -12,7 +12,7 @@ import cards  # noqa: F401  (points piccolo at cards/piccolo_conf.py)
 from api.settings import Settings
 from cards import checkpoints, staff, sweep
 from cards.audit_log import record_action
-from cards.database import database_url, write_transaction
+from cards.database import database_url, describe, write_transaction
 from cards.migrate import migrate
 from cards.tables import Business
 from crypto.keyring import KeyringError, load_keyring, load_or_create_keyring, rotate_keyring
@@ -24,12 +24,25 @@ _KEEP_CHECKPOINTS_ELSEWHERE = (
 )
 
 
+_LIFETIME = f"{int(staff.SETUP_CODE_LIFETIME.total_seconds() // 3600)} hours"
+
+
 def _print_setup_code(code: str | None) -> None:
     if code is None:
         return
     print(
-        "\n  No owner yet. To create the first owner, POST /v1/setup with this one-time code:\n\n"
+        "\n  No owner yet. To create the first owner, POST /v1/setup with this one-time code"
+        f" (good for {_LIFETIME}):\n\n"
         f"      {code}\n\n  (run `python -m api setup-code` for a new one)\n",
+        flush=True,
+    )
+
+
+def _print_business_code(code: str) -> None:
+    print(
+        f"\n  A one-time code for one more business (good once, for {_LIFETIME}). Its first owner\n"
+        "  posts it to POST /v1/setup with the business's name and their own account:\n\n"
+        f"      {code}\n",
         flush=True,
     )
 
@@ -38,7 +51,7 @@ async def _init(settings: Settings) -> None:
     await migrate()
     ring = load_or_create_keyring(settings.keyring_path)
     print(
-        f"database ready ({database_url().split('://')[0]}); signing key {ring.active.kid} at {settings.keyring_path}",
+        f"database ready ({describe(database_url())}); signing key {ring.active.kid} at {settings.keyring_path}",
         flush=True,
     )
     _print_setup_code(await staff.new_setup_code())
@@ -118,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("init", help="migrate the database, create keys, print a setup code if there is no owner")
     commands.add_parser("migrate", help="apply database migrations (safe to run from several processes)")
-    commands.add_parser("setup-code", help="print a new one-time code for the first owner")
+    commands.add_parser("setup-code", help="print a new one-time code for the first owner (empty database only)")
+    commands.add_parser("new-business", help="print a one-time code that sets up one more business and its first owner")
     commands.add_parser("rotate-keys", help="make a new signing key; retired public keys still verify")
     commands.add_parser("openapi", help="print the OpenAPI document the server serves")
     commands.add_parser(
@@ -157,9 +171,15 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "setup-code":
         code = asyncio.run(staff.new_setup_code())
         if code is None:
-            print("An owner already exists; setup codes are only for an empty database.", file=sys.stderr)
+            print(
+                "An owner already exists; setup codes are only for an empty database. "
+                "For another business: python -m api new-business",
+                file=sys.stderr,
+            )
             return 1
         _print_setup_code(code)
+    elif args.command == "new-business":
+        _print_business_code(asyncio.run(staff.new_business_code()))
     elif args.command == "rotate-keys":
         old_kid = load_keyring(settings.keyring_path).active.kid
         ring = rotate_keyring(settings.keyring_path)

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from cards.database import data_dir as configured_data_dir
+
 
 def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
@@ -25,7 +27,8 @@ DEFAULT_RATE_LIMITS = {"login": 10, "login_account": 10, "refresh": 30, "enroll"
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Everything configurable. The database is configured by DATABASE_URL (see cards/database.py)."""
+    """Everything configurable. The database is DATABASE_URL, or the SQLite file in `data_dir`
+    (see cards/database.py): PUNCHGUARD_DATA_DIR moves the keys and that file together."""
 
     data_dir: Path = Path("data")
     keyring_path: Path = Path("data/keys/keyring.json")
@@ -46,7 +49,7 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
-        data_dir = Path(os.environ.get("PUNCHGUARD_DATA_DIR", "data"))
+        data_dir = configured_data_dir()
         return cls(
             data_dir=data_dir,
             keyring_path=Path(os.environ.get("PUNCHGUARD_KEYRING", data_dir / "keys" / "keyring.json")),

@@ -1,10 +1,10 @@
-"""The database engine, chosen by DATABASE_URL: SQLite by default, PostgreSQL in production."""
+"""The database engine, chosen by DATABASE_URL: SQLite in the data folder by default, PostgreSQL in production."""
 
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, overload
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 from uuid import UUID
 
 import msgspec
@@ -13,18 +13,40 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
-DEFAULT_URL = "sqlite:///data/punchguard.sqlite3"
+# The one folder that holds what a server keeps on disk: the SQLite file, the signing keys
+# (api/settings.py) and the checkpoints. Read here because the engine is chosen at import time.
+DATA_DIR_ENV = "PUNCHGUARD_DATA_DIR"
+SQLITE_FILE = "punchguard.sqlite3"
+
+
+def data_dir() -> Path:
+    """The data folder: PUNCHGUARD_DATA_DIR, or `data` in the working directory."""
+    return Path(os.environ.get(DATA_DIR_ENV) or "data")
 
 
 def database_url() -> str:
-    return os.environ.get("DATABASE_URL") or DEFAULT_URL
+    """DATABASE_URL if set, else the SQLite file in the data folder."""
+    return os.environ.get("DATABASE_URL") or f"sqlite:///{quote(str(data_dir() / SQLITE_FILE))}"
+
+
+def describe(url: str) -> str:
+    """The database for a log line: the SQLite file, or only the engine (a PostgreSQL URL may hold a password)."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        return f"sqlite: {_sqlite_path(parsed.path)}"
+    return parsed.scheme
+
+
+def _sqlite_path(url_path: str) -> Path:
+    # sqlite:///relative/path has the path "/relative/path"; sqlite:////abs/path has "//abs/path".
+    return Path(unquote(url_path[1:] if url_path.startswith("/") else url_path))
 
 
 def engine_from_url(url: str) -> Engine:  # type: ignore[type-arg]
     """Build a piccolo engine for `sqlite:///relative/path`, `sqlite:////abs/path` or `postgresql://…`."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
-        path = Path(unquote(parsed.path[1:] if parsed.path.startswith("/") else parsed.path))
+        path = _sqlite_path(parsed.path)
         path.parent.mkdir(parents=True, exist_ok=True)
         # A generous busy timeout: SQLite serialises writers, and a scan must wait, not fail.
         return SQLiteEngine(path=str(path), timeout=30)

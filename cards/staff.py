@@ -10,7 +10,7 @@ import asyncio
 import hashlib
 import hmac
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -54,7 +54,17 @@ _MEMBER_COLUMNS = (
     Staff.created_at,
 )
 
-# --- the first owner --------------------------------------------------------------
+# --- a business and its first owner ----------------------------------------------------
+# A setup code is what the person at the server's console hands to a new business's first
+# owner: made by the command line only, shown once, stored as a hash, good once and for
+# SETUP_CODE_LIFETIME. `new_setup_code` is for the very first business (an empty database,
+# and each new one replaces the last); `new_business_code` adds a business next to others.
+
+SETUP_CODE_LIFETIME = timedelta(hours=24)
+
+
+def _fresh_code() -> str:
+    return "-".join(secrets.token_hex(3).upper() for _ in range(4))
 
 
 async def has_staff() -> bool:
@@ -64,28 +74,49 @@ async def has_staff() -> bool:
 async def new_setup_code() -> str | None:
     """On an empty database, replace any earlier setup code with a fresh one and return it.
 
+    None once anyone has an account: further businesses come from `new_business_code`.
     Only a hash is stored: someone who reads the database cannot claim the café.
     """
-    if await has_staff():
-        return None
-    code = "-".join(secrets.token_hex(3).upper() for _ in range(4))
+    code = _fresh_code()
     async with write_transaction():
+        # Checked inside the transaction, so that a code made as the first owner signs up does not
+        # outlive the empty database it was meant for (exact on SQLite, whose write lock this holds;
+        # on PostgreSQL a narrow race remains, and such a code still expires with SETUP_CODE_LIFETIME).
+        if await has_staff():
+            return None
         await SetupCode.delete(force=True)
         await SetupCode.insert(SetupCode(code_hash=_sha256(code)))
     return code
 
 
+async def new_business_code() -> str:
+    """A one-time code for one more business and its first owner, whatever the database holds.
+
+    Earlier codes stay valid until used or expired: two businesses may be on their way at once.
+    """
+    code = _fresh_code()
+    await SetupCode.insert(SetupCode(code_hash=_sha256(code)))
+    return code
+
+
 async def set_up_first_owner(request: wire_auth.OwnerSetup, now: datetime) -> wire.StaffMember:
-    """Create the business and its first owner, consuming the one-time setup code."""
+    """Create a business and its first owner, consuming the one-time setup code.
+
+    The owner sees their business only (every query is scoped by business), however many
+    other businesses the server holds.
+    """
     password_hash = await asyncio.to_thread(hash_password, request.password)
     async with write_transaction():
         # Deleting the code is the claim: of two racing requests, one deletes it.
         used = (
             await SetupCode.delete()
-            .where(SetupCode.code_hash == _sha256(request.setup_code.upper()))
+            .where(
+                (SetupCode.code_hash == _sha256(request.setup_code.upper()))
+                & (SetupCode.created_at > now - SETUP_CODE_LIFETIME)
+            )
             .returning(SetupCode.id)
         )
-        if not used or await Staff.exists().run():
+        if not used:
             raise DomainError(Problem.INVALID_SETUP_CODE)
         business = Business(name=request.business_name)
         await business.save()
@@ -108,6 +139,12 @@ async def set_up_first_owner(request: wire_auth.OwnerSetup, now: datetime) -> wi
             details={"business_name": request.business_name, "owner_email": request.email.lower()},
         )
     return await get_member(business.id, owner.id)
+
+
+async def sweep_setup_codes(now: datetime) -> int:
+    """Delete the setup codes nobody used in time; returns how many."""
+    rows = await SetupCode.delete().where(SetupCode.created_at <= now - SETUP_CODE_LIFETIME).returning(SetupCode.id)
+    return len(rows)
 
 
 # --- sign-in ------------------------------------------------------------------------

@@ -7,12 +7,13 @@ idempotent, so several processes or a cron job (`python -m api sweep`) may run i
   "expired" rather than "invalid"); a card has at most one pending code, since a new request
   supersedes the old;
 - rate-limit counters: once their window ended (also as new windows open);
-- staff sessions: 30 days after they ended or expired.
+- staff sessions: 30 days after they ended or expired;
+- setup codes: once their lifetime is over (cards/staff.py).
 """
 
 from datetime import datetime, timedelta
 
-from cards import rate_limits, sessions
+from cards import rate_limits, sessions, staff
 from cards.tables import Challenge, Redemption
 
 PENDING_CODE_GRACE = timedelta(minutes=10)
@@ -39,4 +40,5 @@ async def sweep(now: datetime) -> dict[str, int]:
         "redemption_codes": await expired_codes(now),
         "rate_limit_counters": await rate_limits.sweep(now, RATE_LIMIT_WINDOW),
         "staff_sessions": await sessions.sweep(now),
+        "setup_codes": await staff.sweep_setup_codes(now),
     }

@@ -128,3 +128,55 @@ def test_rotate_keys_keeps_the_old_public_key(fresh_env: dict[str, str]) -> None
     after = json.loads(keyring.read_text())
     assert after["active"] != old_kid and old_kid in {k["kid"] for k in after["keys"]}
     assert keyring.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_data_folder_holds_the_database_and_the_keys(tmp_path: Path) -> None:
+    """PUNCHGUARD_DATA_DIR moves everything the server keeps on disk, not the keys alone."""
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "PUNCHGUARD_KEYRING")}
+    env["PUNCHGUARD_DATA_DIR"] = str(tmp_path / "elsewhere")
+    started_in = tmp_path / "checkout"
+    started_in.mkdir()
+    init = subprocess.run(
+        [sys.executable, "-m", "api", "init"],
+        env=env,
+        cwd=started_in,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    database = tmp_path / "elsewhere" / "punchguard.sqlite3"
+    assert database.is_file() and database.stat().st_size > 0
+    assert (tmp_path / "elsewhere" / "keys" / "keyring.json").is_file()
+    assert not (started_in / "data").exists(), "nothing written to ./data"
+    assert str(database) in init.stdout
+
+
+def test_new_business_adds_businesses_to_a_running_server(server: tuple[str, str], fresh_env: dict[str, str]) -> None:
+    base, _ = server
+    owners = {}
+    for business, email in (("Second Cup", "sam@second.test"), ("Third Place", "tom@third.test")):
+        made = subprocess.run(
+            [sys.executable, "-m", "api", "new-business"],
+            env=fresh_env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        code = re.search(r"\b([0-9A-F]{6}(?:-[0-9A-F]{6}){3})\b", made.stdout)
+        assert code, made.stdout
+        body = {"setup_code": code.group(1), "business_name": business, "name": "O", "email": email}
+        setup = httpx.post(f"{base}/v1/setup", json=body | {"password": PASSWORD})
+        assert setup.status_code == 201, setup.text
+        login = httpx.post(f"{base}/v1/auth/login", json={"email": email, "password": PASSWORD})
+        assert login.status_code == 200, login.text
+        owners[business] = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        store = httpx.post(
+            f"{base}/v1/stores",
+            headers=owners[business],
+            json={"name": f"{business} shop", "time_zone": "UTC", "latitude": 0, "longitude": 0},
+        )
+        assert store.status_code == 201, store.text
+    for business, headers in owners.items():
+        assert [s["name"] for s in httpx.get(f"{base}/v1/stores", headers=headers).json()] == [f"{business} shop"]
