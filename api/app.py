@@ -9,11 +9,13 @@ from typing import Any
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
-from litestar.datastructures import MutableScopeHeaders
+from litestar.datastructures import CacheControlHeader, MutableScopeHeaders
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.router import Router
+from litestar.static_files import create_static_files_router
 from piccolo.engine.postgres import PostgresEngine
 
 from api.auth import BearerAuthMiddleware, provide_customer, provide_staff
@@ -38,6 +40,7 @@ from api.problems import ProblemRequest, exception_handlers, problem_details_plu
 from api.rate_limits import rate_limit_guard
 from api.request_log import RequestLog, request_state
 from api.settings import Settings
+from api.vendor import STATIC, URL_PREFIX, Manifest
 from cards import sweep
 from cards.clock import Clock, system_clock
 from cards.database import current_engine
@@ -169,6 +172,7 @@ def create_app(
             RedemptionCodeController,
             RedeemController,
             CheckpointController,
+            static_files(),
         ],
         dependencies={
             "settings": constant(settings),
@@ -193,12 +197,46 @@ def create_app(
             description="Fraud-resistant digital punch cards: staff, stores, programs and customers.",
             path="/schema",
             components=SECURITY_SCHEMES,
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[api_docs()],
         ),
     )
     app = PunchGuard.from_config(config)
     document(app)
     return app
+
+
+def static_files() -> Router:
+    """`api/static/` at /static: the vendored front-end files, whose paths carry their version, so a
+    browser may keep each for good. No token needed: they are the same for everyone."""
+    router = create_static_files_router(
+        path=URL_PREFIX,
+        directories=[STATIC],
+        opt={"exclude_from_auth": True},
+        cache_control=CacheControlHeader(public=True, max_age=365 * 24 * 3600, immutable=True),
+    )
+    # Out of the schema: the router says so for itself, but `document` (api/openapi.py) reads each
+    # handler's own flag, which the router leaves unset.
+    for route in router.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            handler.include_in_schema = False
+    return router
+
+
+def api_docs() -> SwaggerRenderPlugin:
+    """Swagger UI at /schema, from our own copy (api/vendor.py): Litestar's default loads it from a
+    CDN, which leaves a white page wherever the internet is out of reach."""
+    manifest = Manifest.read()
+
+    def asset(name: str) -> str:
+        return manifest.find("swagger-ui-dist", name).url
+
+    return SwaggerRenderPlugin(
+        js_url=asset("swagger-ui-bundle.js"),
+        css_url=asset("swagger-ui.css"),
+        standalone_preset_js_url=asset("swagger-ui-standalone-preset.js"),
+        favicon=f"<link rel='icon' type='image/png' href='{asset('favicon-32x32.png')}'>",
+        path="/swagger",
+    )
 
 
 async def _allow_header(message: Any, scope: Any) -> None:
