@@ -10,17 +10,36 @@ Ed25519 signature must have S below the group order and a canonical R. A P-256 k
 are 32 bytes each, below the field prime, on the curve; a P-256 signature is raw r||s (64
 bytes, as WebCrypto gives it) or strict DER (as iOS and Android give it), with r and s in
 [1, n-1]; high S is accepted.
+
+A key may be sent exactly as WebCrypto's `crypto.subtle.exportKey("jwk", publicKey)` gives it:
+its `ext`, `key_ops` and (on some platforms) `alg` members are accepted and ignored. They say
+how the exporting app may use its own copy of the key, nothing about which key it is, so they
+change neither the device's identity (the RFC 7638 thumbprint covers only `kty`, `crv`, `x` and
+`y`) nor which algorithm verifies it (`kty` and `crv` decide that, whatever `alg` says). Any
+other member is refused as an unknown field, a private `d` included.
 """
 
 import datetime as dt
 from typing import Annotated, Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from mobile_contract.base import Email, Id, Name, Phone, Timestamp, Wire
 
 ProofPurpose = Literal["enroll", "session"]
 B64Url = Annotated[str, msgspec.Meta(min_length=1, max_length=512, pattern=r"^[A-Za-z0-9_-]+$")]
+# WebCrypto's export members (RFC 7517 section 4): bounded, typed, and otherwise ignored.
+_IGNORED = (
+    "; accepted and ignored: it changes neither the device's identity (its RFC 7638 thumbprint) "
+    "nor how its signatures are checked"
+)
+Extractable = Annotated[bool, msgspec.Meta(description="WebCrypto's `ext`" + _IGNORED)]
+KeyOperations = Annotated[
+    list[Annotated[str, msgspec.Meta(min_length=1, max_length=32)]],
+    msgspec.Meta(max_length=8, description="WebCrypto's `key_ops`" + _IGNORED),
+]
+JwkAlgorithm = Annotated[str, msgspec.Meta(min_length=1, max_length=32, description="`alg`" + _IGNORED)]
 
 
 def proof_message(purpose: ProofPurpose, challenge: str) -> bytes:
@@ -34,28 +53,53 @@ class Challenge(Wire, frozen=True, kw_only=True):
 
 
 class OkpKey(Wire, frozen=True, kw_only=True, tag_field="kty", tag="OKP"):
-    """An Ed25519 public key as a JWK (RFC 8037)."""
+    """An Ed25519 public key as a JWK (RFC 8037).
+
+    Send it as WebCrypto exports it if you like: `ext`, `key_ops` and `alg` (e.g. `"Ed25519"`)
+    are accepted and ignored; they change neither the device's identity (its RFC 7638
+    thumbprint) nor how its signatures are checked. Any other member is refused."""
 
     crv: Literal["Ed25519"]
     x: B64Url
+    ext: Extractable | UnsetType = UNSET
+    key_ops: KeyOperations | UnsetType = UNSET
+    alg: JwkAlgorithm | UnsetType = UNSET
 
 
 class EcKey(Wire, frozen=True, kw_only=True, tag_field="kty", tag="EC"):
-    """A P-256 public key as a JWK (RFC 7518), e.g. from an iPhone's Secure Enclave."""
+    """A P-256 public key as a JWK (RFC 7518), e.g. from an iPhone's Secure Enclave or WebCrypto.
+
+    Send it as WebCrypto exports it if you like: `ext`, `key_ops` and `alg` (e.g. `"ES256"`)
+    are accepted and ignored; they change neither the device's identity (its RFC 7638
+    thumbprint) nor how its signatures are checked. Any other member is refused."""
 
     crv: Literal["P-256"]
     x: B64Url
     y: B64Url
+    ext: Extractable | UnsetType = UNSET
+    key_ops: KeyOperations | UnsetType = UNSET
+    alg: JwkAlgorithm | UnsetType = UNSET
 
 
 PublicKey = OkpKey | EcKey
+# What enrollment sends, and what the OpenAPI document says of it (it shows no struct docstrings).
+EnrolledKey = Annotated[
+    PublicKey,
+    msgspec.Meta(
+        description=(
+            "The device's public key as a JWK: Ed25519 (`OKP`) or P-256 (`EC`). It may be sent as WebCrypto's "
+            '`exportKey("jwk")` gives it: `ext`, `key_ops` and `alg` are accepted and ignored (the key\'s identity '
+            "is its RFC 7638 thumbprint); any other member is refused."
+        )
+    ),
+]
 
 
 class Enrollment(Wire, frozen=True, kw_only=True):
     """Only the key and its proof are required; contact details and birthday are optional."""
 
     challenge: B64Url
-    public_key: PublicKey
+    public_key: EnrolledKey
     signature: B64Url
     display_name: Name | None = None
     email: Email | None = None

@@ -1,12 +1,15 @@
 """The published test vectors (`mobile_contract/stamp_vectors.json`) are right, and stay right.
 
-Each vector is checked against the server's own code (decode, verify, encode) and against
-the layout documented in `mobile_contract/stamps.py`, so the file a mobile team tests
-against is the format the server speaks.
+Each vector is checked against the server's own code (decode, verify, encode, the device-key
+check) and against the layout documented in `mobile_contract/stamps.py` and `VECTORS.md`, so
+the file a mobile team tests against is the format the server speaks. The same vectors go
+through the HTTP API in tests/api/test_contract_vectors.py and through WebCrypto in
+tests/node/vectors.test.mjs.
 """
 
 import base64
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,18 +17,22 @@ from typing import Any
 from uuid import UUID
 
 import jwt
+import msgspec
 import pytest
 import qrcode
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from qrcode.constants import ERROR_CORRECT_M
 from qrcode.util import MODE_8BIT_BYTE, MODE_ALPHA_NUM, QRData, optimal_mode
 
 import mobile_contract
 from crypto.encoding import b64u_decode, b64u_encode
-from crypto.jwk import jwk_thumbprint, load_device_key
+from crypto.jwk import P256_N, InvalidSignature, jwk_thumbprint, load_device_key
 from crypto.keyring import _kid
-from mobile_contract.customers import proof_message
+from mobile_contract.customers import PublicKey, proof_message
+from mobile_contract.redemptions import REDEMPTION_CODE_PATTERN, redemption_request_message
 from mobile_contract.stamps import (
     QR_VERSION,
     SIGNING_CONTEXT,
@@ -94,6 +101,24 @@ def test_the_vectors_cover_three_lifetimes_two_stamp_requests_and_both_proof_pur
     assert sorted(proof["purpose"] for proof in VECTORS["proofs"]) == ["enroll", "session"]
     assert sorted(case["outcome"] for case in VECTORS["invalid_stamps"]) == ["forged", "malformed", "malformed"]
     assert bytes.fromhex(VECTORS["signing_context_hex"]) == SIGNING_CONTEXT
+
+
+def test_the_vectors_cover_p256_redemptions_and_webcrypto_keys() -> None:
+    assert len(VECTORS["redemption_requests"]) == 2
+    # One rising counter per device, in the order the phone sends them, up to the largest the server takes.
+    counters = sorted(v["counter"] for v in [*VECTORS["stamp_requests"], *VECTORS["redemption_requests"]])
+    assert counters == [1, 2, 2**32, 2**53 - 1]
+    for vector in SIGNED:
+        assert {"signature_b64u", "p256_signature_b64u", "p256_signature_der_b64u"} <= set(vector)
+    cases = VECTORS["p256_signatures"]["cases"]
+    assert [case["outcome"] for case in cases].count("accepted") == 3
+    assert [case["outcome"] for case in cases].count("refused") >= 3
+    assert {case["length"] for case in cases if case["outcome"] == "refused"} >= {63, 64, 65}
+    for key in (VECTORS["device_key"], VECTORS["p256_device_key"]):
+        assert all({"ext", "key_ops"} <= set(jwk) for jwk in key["webcrypto_public_jwks"])
+        assert any("alg" in jwk for jwk in key["webcrypto_public_jwks"])
+    codes = VECTORS["redemption_codes"]
+    assert len(codes["well_formed"]) == 3 and len(codes["malformed"]) >= 5
 
 
 # --- the server key ----------------------------------------------------------------------
@@ -199,6 +224,150 @@ def test_each_stamp_request_message_and_signature_is_exact(vector: dict[str, Any
 @pytest.mark.parametrize("vector", VECTORS["proofs"], ids=lambda v: str(v["purpose"]))
 def test_each_proof_message_and_signature_is_exact(vector: dict[str, Any]) -> None:
     _check_signed_message(vector, proof_message(vector["purpose"], vector["challenge"]))
+
+
+# --- P-256: the key, RFC 6979, and each signature -------------------------------------------
+
+P256: dict[str, Any] = VECTORS["p256_device_key"]
+SIGNED: list[dict[str, Any]] = [*VECTORS["stamp_requests"], *VECTORS["redemption_requests"], *VECTORS["proofs"]]
+# RFC 6979 appendix A.2.5, "With SHA-256": copied from the RFC, not from the generator.
+RFC6979_A25_PRIVATE_KEY = 0xC9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721
+RFC6979_A25_PUBLIC_KEY = (
+    0x60FED4BA255A9D31C961EB74C6356D68C049B8923B61FA6CE669622E60F29FB6,
+    0x7903FE1008B8BC99A41AE9E95628BC64F2F1B20C2D7E9F5177A3C294D4462299,
+)
+RFC6979_A25_SHA256 = {
+    "sample": (
+        0xEFD48B2AACB6A8FD1140DD9CD45E81D69D2C877B56AAF991C34D0EA84EAF3716,
+        0xF7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8,
+    ),
+    "test": (
+        0xF1ABB023518351CD71D881567B1EA663ED3EFCF6C5132B354F28D3B0B7D38367,
+        0x019F4113742A2B14BD25926B49C649155F267E60D3814B4C0CC84250E46F0083,
+    ),
+}
+
+
+def _p256_private_key() -> ec.EllipticCurvePrivateKey:
+    return ec.derive_private_key(int(P256["private_key_hex"], 16), ec.SECP256R1())
+
+
+def _rfc6979_raw(message: bytes) -> bytes:
+    der = _p256_private_key().sign(message, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+    r, s = decode_dss_signature(der)
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def test_the_p256_key_is_rfc_6979s_and_its_jwk_and_thumbprint_follow_from_it() -> None:
+    assert int(P256["private_key_hex"], 16) == RFC6979_A25_PRIVATE_KEY
+    numbers = _p256_private_key().public_key().public_numbers()
+    assert (numbers.x, numbers.y) == RFC6979_A25_PUBLIC_KEY
+    assert P256["public_jwk"] == {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": b64u_encode(numbers.x.to_bytes(32, "big")),
+        "y": b64u_encode(numbers.y.to_bytes(32, "big")),
+    }
+    key = load_device_key(P256["public_jwk"])
+    assert key.algorithm == "ES256" and key.thumbprint == P256["thumbprint"] == jwk_thumbprint(P256["public_jwk"])
+
+
+@pytest.mark.parametrize("entry", P256["rfc6979"], ids=lambda e: str(e["message_text"]))
+def test_the_p256_signer_is_rfc_6979s(entry: dict[str, str]) -> None:
+    """The file's P-256 signatures are RFC 6979's deterministic ones: the RFC's own vectors come out."""
+    r, s = RFC6979_A25_SHA256[entry["message_text"]]
+    assert (int(entry["r_hex"], 16), int(entry["s_hex"], 16)) == (r, s)
+    raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    assert b64u_decode(entry["signature_b64u"]) == raw == _rfc6979_raw(entry["message_text"].encode())
+    load_device_key(P256["public_jwk"]).verify(raw, entry["message_text"].encode())
+
+
+@pytest.mark.parametrize("key", ["device_key", "p256_device_key"])
+def test_each_webcrypto_spelling_of_a_key_is_the_same_key(key: str) -> None:
+    """The JWK as WebCrypto exports it passes the wire struct and names the same device."""
+    for jwk in VECTORS[key]["webcrypto_public_jwks"]:
+        wire = msgspec.convert(jwk, PublicKey)  # what enrollment decodes the body into
+        loaded = load_device_key(msgspec.to_builtins(wire))  # what enrollment then loads
+        assert loaded.thumbprint == VECTORS[key]["thumbprint"]
+        assert dict(loaded.jwk) == VECTORS[key]["public_jwk"]
+        assert {k: v for k, v in jwk.items() if k not in ("ext", "key_ops", "alg")} == VECTORS[key]["public_jwk"]
+
+
+@pytest.mark.parametrize("case", VECTORS["refused_public_jwks"], ids=lambda c: str(c["description"]))
+def test_each_refused_jwk_is_refused_by_the_wire_struct(case: dict[str, Any]) -> None:
+    assert case["problem"] == "/problems/invalid-request"
+    with pytest.raises(msgspec.ValidationError):
+        # Not strict, as Litestar decodes request bodies (it would read "true" as a boolean).
+        msgspec.convert(case["jwk"], PublicKey, strict=False)
+
+
+def _signed_message_ids(vector: dict[str, Any]) -> str:
+    return str(vector["message_text"].split("\n")[0] + "-" + str(vector.get("counter", vector.get("purpose"))))
+
+
+@pytest.mark.parametrize("vector", SIGNED, ids=_signed_message_ids)
+def test_each_p256_signature_is_rfc_6979s_and_verifies_in_both_encodings(vector: dict[str, Any]) -> None:
+    message = bytes.fromhex(vector["message_hex"])
+    raw = b64u_decode(vector["p256_signature_b64u"])
+    assert raw == _rfc6979_raw(message)
+    r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+    der = b64u_decode(vector["p256_signature_der_b64u"])
+    assert der == encode_dss_signature(r, s)
+    key = load_device_key(P256["public_jwk"])
+    key.verify(raw, message)
+    key.verify(der, message)
+
+
+def test_the_p256_signature_cases_are_spellings_of_one_signature() -> None:
+    cases = {case["description"]: b64u_decode(case["signature_b64u"]) for case in VECTORS["p256_signatures"]["cases"]}
+    raw, der, other = list(cases.values())[:3]
+    r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+    assert raw == b64u_decode(VECTORS["stamp_requests"][0]["p256_signature_b64u"])
+    assert der == encode_dss_signature(r, s)
+    assert other == raw[:32] + (P256_N - s).to_bytes(32, "big")
+    assert {s > P256_N // 2, P256_N - s > P256_N // 2} == {True, False}, "one of them is high S"
+    assert bytes.fromhex(VECTORS["p256_signatures"]["message_hex"]) == stamp_request_message(
+        UUID(VECTORS["stamp_requests"][0]["card_id"]), VECTORS["stamp_requests"][0]["counter"]
+    )
+
+
+@pytest.mark.parametrize("case", VECTORS["p256_signatures"]["cases"], ids=lambda c: str(c["description"]))
+def test_each_p256_signature_case_meets_its_outcome(case: dict[str, Any]) -> None:
+    signature = b64u_decode(case["signature_b64u"])
+    assert len(signature) == case["length"]
+    key = load_device_key(P256["public_jwk"])
+    message = bytes.fromhex(VECTORS["p256_signatures"]["message_hex"])
+    if case["outcome"] == "accepted":
+        key.verify(signature, message)
+    else:
+        assert case["outcome"] == "refused" and case["problem"] == "/problems/invalid-proof"
+        with pytest.raises(InvalidSignature):
+            key.verify(signature, message)
+
+
+@pytest.mark.parametrize("vector", VECTORS["redemption_requests"], ids=lambda v: f"counter-{v['counter']}")
+def test_each_redemption_request_message_and_signature_is_exact(vector: dict[str, Any]) -> None:
+    message = redemption_request_message(UUID(vector["card_id"]), vector["counter"])
+    assert message == f"punchguard-redemption-request-v1\n{vector['card_id']}\n{vector['counter']}".encode()
+    _check_signed_message(vector, message)
+
+
+# --- redemption codes ------------------------------------------------------------------------
+
+CODES: dict[str, Any] = VECTORS["redemption_codes"]
+
+
+@pytest.mark.parametrize("example", CODES["well_formed"], ids=lambda e: str(e["random_hex"][:8]))
+def test_each_well_formed_code_follows_the_documented_layout(example: dict[str, str]) -> None:
+    code = example["code"]
+    assert len(code) == CODES["length"] == 28
+    assert code.startswith(CODES["prefix"]) and set(code[2:]) <= set(CODES["alphabet"])
+    assert CODES["pattern"] == REDEMPTION_CODE_PATTERN
+    assert re.fullmatch(REDEMPTION_CODE_PATTERN, code)
+    assert base64.b32decode(code[2:] + "======") == bytes.fromhex(example["random_hex"])
+    assert len(bytes.fromhex(example["random_hex"])) == CODES["random_bytes"]
+    assert optimal_mode(code.encode()) == MODE_ALPHA_NUM
+    assert _qr_version(QRData(code.encode(), mode=MODE_ALPHA_NUM)) == CODES["qr"]["version"] == 2
 
 
 # --- why the compact format exists ---------------------------------------------------------
