@@ -6,18 +6,26 @@ answers are listed here: the problems that follow from what the operation is (a 
 malformed, too large or not JSON; a token can be missing or stale; a guard can refuse; a path
 id can be unknown; a group can be rate limited), and the problems its domain code raises, in
 `OPERATION_PROBLEMS`. Schemathesis (tests/test_schema.py) holds the server to it.
+
+A rate-limited operation also says which group it counts against and the group's default
+limit: in its description, for people, and as the `x-rate-limit-group` and `x-rate-limits`
+extensions, for tools. mobile_contract/CONTRACT.md lists the groups; a test holds the two
+to the routes.
 """
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Litestar
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, Operation, SecurityScheme
 
 from api.auth import customers_only
+from api.rate_limits import WINDOW
+from api.settings import DEFAULT_RATE_LIMITS
 from mobile_contract.problems import Problem, ProblemBody
 
 P = Problem
@@ -120,6 +128,13 @@ OPERATION_PROBLEMS: dict[str, tuple[Problem, ...]] = {
     "verifyCheckpoint": (P.NOT_FOUND, P.CHECKPOINT_INVALID),
 }
 
+# What each group counts per. A handler's own group (`opt["rate_limit"]`) counts per client
+# address; sign-in also counts each guess against the account it names, in its handler.
+COUNTED_PER = {"login_account": "e-mail address in the body"}
+ADDRESS = "client address"
+# The groups an operation's handler enforces itself, beyond its `opt` group.
+HANDLER_RATE_LIMITS: dict[str, tuple[str, ...]] = {"logIn": ("login_account",)}
+
 STAFF_SCHEME, CUSTOMER_SCHEME = "staffToken", "customerSession"
 SECURITY_SCHEMES = Components(
     security_schemes={
@@ -178,18 +193,85 @@ def _responses(problems: Iterable[Problem]) -> dict[int, ResponseSpec]:
     }
 
 
+def setting_name(group: str) -> str:
+    """The environment variable that sets a group's limit (read by `Settings.from_env`)."""
+    return f"PUNCHGUARD_{group.upper()}_PER_MINUTE"
+
+
+def rate_limits(handler: HTTPRouteHandler) -> list[dict[str, Any]]:
+    """The groups an operation counts against, its own first, each with its default limit."""
+    own = handler.opt.get("rate_limit")
+    if own is None:
+        return []
+    operation = handler.operation_id if isinstance(handler.operation_id, str) else ""
+    return [
+        {
+            "group": group,
+            "limit": DEFAULT_RATE_LIMITS[group],
+            "window_s": int(WINDOW.total_seconds()),
+            "counted_per": COUNTED_PER.get(group, ADDRESS),
+            "setting": setting_name(group),
+        }
+        for group in (own, *HANDLER_RATE_LIMITS.get(operation, ()))
+    ]
+
+
+def _rate_limit_sentence(limits: list[dict[str, Any]], shared_with: list[str]) -> str:
+    own, *also = limits
+    parts = [
+        f"Rate limited, group `{own['group']}`: by default {own['limit']} requests a minute per {own['counted_per']} "
+        f"(`{own['setting']}`)"
+    ]
+    parts += [
+        f"and {more['limit']} a minute per {more['counted_per']} (group `{more['group']}`, `{more['setting']}`)"
+        for more in also
+    ]
+    sentence = ", ".join(parts) + "."
+    if shared_with:
+        sentence += " The count is shared with " + ", ".join(f"`{name}`" for name in shared_with) + "."
+    return sentence + " Beyond it: 429 `/problems/rate-limited` with `Retry-After`."
+
+
+def _operation_class(limits: list[dict[str, Any]]) -> type[Operation]:
+    """An Operation that carries the rate-limit extensions (Litestar's has no field for `x-` members)."""
+
+    @dataclass
+    class RateLimitedOperation(Operation):
+        def to_schema(self) -> dict[str, Any]:
+            return {**super().to_schema(), "x-rate-limit-group": limits[0]["group"], "x-rate-limits": limits}
+
+    return RateLimitedOperation
+
+
+def schema_handlers(app: Litestar) -> list[tuple[str, HTTPRouteHandler]]:
+    """Each (path, handler) the OpenAPI document shows: every operation of the API."""
+    return [
+        (route.path, handler)
+        for route in app.routes
+        if not route.path.startswith("/schema")  # the document itself, and the pages that show it
+        for handler in getattr(route, "route_handlers", ())
+        if isinstance(handler, HTTPRouteHandler) and handler.include_in_schema is not False
+    ]
+
+
 def document(app: Litestar) -> None:
-    """Give every operation its security scheme and its error answers, before the schema is built."""
-    for route in app.routes:
-        if route.path.startswith("/schema"):
-            continue  # the document itself, and the pages that show it
-        for handler in getattr(route, "route_handlers", ()):
-            if not isinstance(handler, HTTPRouteHandler) or handler.include_in_schema is False:
-                continue
-            operation = handler.operation_id if isinstance(handler.operation_id, str) else None
-            if operation is None or operation not in OPERATION_PROBLEMS:
-                raise RuntimeError(f"{handler}: say which problems it answers in api/openapi.py")
-            shape, scheme = _shape_problems(handler, route.path)
-            extra: dict[int, Any] = _responses([*shape, *OPERATION_PROBLEMS[operation]])
-            handler.responses = {**(handler.responses or {}), **extra}
-            handler.security = [{scheme: []}] if scheme else None
+    """Give every operation its security scheme, its error answers and its rate limits, before the schema is built."""
+    handlers = schema_handlers(app)
+    by_group: dict[str, list[str]] = defaultdict(list)
+    for _, handler in handlers:
+        if handler.opt.get("rate_limit") and isinstance(handler.operation_id, str):
+            by_group[handler.opt["rate_limit"]].append(handler.operation_id)
+    for path, handler in handlers:
+        operation = handler.operation_id if isinstance(handler.operation_id, str) else None
+        if operation is None or operation not in OPERATION_PROBLEMS:
+            raise RuntimeError(f"{handler}: say which problems it answers in api/openapi.py")
+        shape, scheme = _shape_problems(handler, path)
+        extra: dict[int, Any] = _responses([*shape, *OPERATION_PROBLEMS[operation]])
+        handler.responses = {**(handler.responses or {}), **extra}
+        handler.security = [{scheme: []}] if scheme else None
+        limits = rate_limits(handler)
+        if limits:
+            shared = [name for name in by_group[limits[0]["group"]] if name != operation]
+            sentence = _rate_limit_sentence(limits, shared)
+            handler.description = f"{handler.description}\n\n{sentence}" if handler.description else sentence
+            handler.operation_class = _operation_class(limits)
