@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # The PostgreSQL pass runs when this URL is set (.ci/run sets it).
 TEST_POSTGRES_URL ?= $(PUNCHGUARD_TEST_POSTGRES_URL)
 
-.PHONY: install run test lint test-sqlite test-postgres openapi clean bench drill mutants
+.PHONY: install run test lint test-node test-sqlite test-postgres openapi clean bench drill mutants
 
 install: $(STAMP)
 
@@ -26,7 +26,14 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: lint test-sqlite test-postgres
+test: lint test-node test-sqlite test-postgres
+
+# The published test vectors checked by a second implementation outside Python: WebCrypto in Node,
+# with Node's own test runner and no package (tests/node/). CI runs as root, so apt-get may install it.
+test-node:
+	@command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs; }
+	@echo "== test vectors in Node's WebCrypto ($$(node --version)) =="
+	node --test tests/node/
 
 test-sqlite: install
 	@echo "== test suite on SQLite =="
