@@ -35,11 +35,11 @@ test-node:
 	@echo "== test vectors in Node's WebCrypto ($$(node --version)) =="
 	node --test tests/node/
 
-test-sqlite: install
+test-sqlite: install tools
 	@echo "== test suite on SQLite =="
 	env -u DATABASE_URL $(PY) -m pytest
 
-test-postgres: install
+test-postgres: install tools
 	@if [ -n "$(TEST_POSTGRES_URL)" ]; then \
 		echo "== test suite on PostgreSQL =="; \
 		DATABASE_URL="$(TEST_POSTGRES_URL)" $(PY) -m pytest; \
@@ -52,6 +52,18 @@ test-postgres: install
 
 openapi: install
 	$(PY) -m api openapi > mobile_contract/openapi.json
+
+# The README's walk-through, which tests/test_readme.py runs as written, needs curl and jq.
+# CI runs as root, so apt-get may install them.
+.PHONY: tools vendor
+tools:
+	@command -v jq >/dev/null && command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq jq curl; }
+
+# Download the vendored front-end files again with npm and check each against
+# api/static/vendor/MANIFEST.json (package, version, licence, source, sha256); see api/vendor.py.
+vendor: install
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq npm; }
+	$(PY) -m api.vendor
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

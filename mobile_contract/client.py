@@ -118,6 +118,27 @@ class DeviceKey:
         self._ed = Ed25519PrivateKey.generate() if algorithm == "Ed25519" else None
         self._ec = ec.generate_private_key(ec.SECP256R1()) if algorithm == "ES256" else None
 
+    @classmethod
+    def from_pem(cls, pem: bytes) -> "DeviceKey":
+        """A key saved with `private_pem` (a phone that keeps its key in a file, like the command-line phone)."""
+        private = serialization.load_pem_private_key(pem, password=None)
+        key = cls.__new__(cls)
+        if isinstance(private, Ed25519PrivateKey):
+            key.algorithm, key._ed, key._ec = "Ed25519", private, None
+        elif isinstance(private, ec.EllipticCurvePrivateKey) and isinstance(private.curve, ec.SECP256R1):
+            key.algorithm, key._ed, key._ec = "ES256", None, private
+        else:
+            raise ValueError("a device key is Ed25519 or P-256")
+        return key
+
+    def private_pem(self) -> bytes:
+        """The private key as unencrypted PKCS#8 PEM: whoever holds it is this phone, so keep it private."""
+        private = self._ed if self._ed is not None else self._ec
+        assert private is not None
+        return private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+
     @property
     def public_jwk(self) -> dict[str, str]:
         if self._ed is not None:
