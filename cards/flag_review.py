@@ -17,7 +17,7 @@ from cards.audit_log import record_action
 from cards.database import stored_json, stored_uuid, write_transaction
 from cards.duties import refuse_own_flag
 from cards.errors import DomainError
-from cards.flags import card_code
+from cards.flags import card_code, settle_flags_of_voided
 from cards.identity import StaffIdentity
 from cards.periods import check_window, utc
 from cards.punches import append_void
@@ -255,4 +255,6 @@ async def _void(punch_ids: list[UUID], actor: StaffIdentity, now: datetime, keyr
             staff_id=actor.staff_id,
         )
         voided.append(wire.VoidedPunch(punch_id=row["id"], void_id=void_id))
+    # Other open flags that named only these punches have nothing left to decide.
+    await settle_flags_of_voided(punch_ids, now, "Its punches were voided when the owner rejected another flag.")
     return voided

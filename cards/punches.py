@@ -11,17 +11,21 @@ racing writer loses its INSERT, leaves its transaction and re-reads.
 import zoneinfo
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID, uuid4
+
+import msgspec
 
 from cards import risk
 from cards.audit_log import record_action
 from cards.database import is_unique_violation, stored_time, stored_uuid, write_transaction
 from cards.errors import DomainError
+from cards.flags import settle_flags_of_voided
 from cards.identity import StaffIdentity
 from cards.ledger import GENESIS_HASH, Entry, seal
 from cards.programs import program_open
-from cards.tables import Card, LedgerEntry, RedeemedPunch
+from cards.standing import card_standing
+from cards.tables import Card, FlagPunch, LedgerEntry, ScanAnswer
 from crypto.keyring import Keyring
 from mobile_contract import scans as wire
 from mobile_contract.problems import Problem
@@ -30,9 +34,8 @@ from mobile_contract.stamps import StampError, decode_stamp, verify_stamp_signat
 LEEWAY = timedelta(seconds=5)
 _MAX_ATTEMPTS = 5
 
-# A punch stands unless a void entry names it; it counts toward a reward while no free item used it up.
+# A punch stands unless a void entry names it.
 _STANDS = "NOT EXISTS (SELECT 1 FROM ledger_entry v WHERE v.card = e.card AND v.voids = e.id)"
-_COUNTS = f"{_STANDS} AND NOT EXISTS (SELECT 1 FROM redeemed_punch r WHERE r.punch = e.id)"  # noqa: S608
 
 # Only the constant above is interpolated; every value goes in as a {} parameter.
 _SCAN_CONTEXT_SQL = f"""
@@ -46,7 +49,6 @@ SELECT c.status AS card_status, p.business AS business, p.punches_per_reward AS 
           AND NOT EXISTS (SELECT 1 FROM device_block b WHERE b.device = d.id AND b.business = p.business)) AS device,
        (SELECT e.seq FROM ledger_entry e WHERE e.card = c.id ORDER BY e.seq DESC LIMIT 1) AS last_seq,
        (SELECT e.entry_hash FROM ledger_entry e WHERE e.card = c.id ORDER BY e.seq DESC LIMIT 1) AS last_hash,
-       (SELECT count(*) FROM ledger_entry e WHERE e.card = c.id AND e.kind = 'punch' AND {_COUNTS}) AS balance,
        (SELECT e.recorded_at FROM ledger_entry e WHERE e.card = c.id AND e.kind = 'punch' AND {_STANDS}
           ORDER BY e.seq DESC LIMIT 1) AS last_punch_at,
        (SELECT count(*) FROM ledger_entry e WHERE e.card = c.id AND e.kind = 'punch' AND e.recorded_at >= {{}}
@@ -63,21 +65,15 @@ VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, 
 """
 
 _FIRST_ANSWER_SQL = """
-SELECT e.id AS id, e.card AS card, e.seq AS seq, e.store AS store, e.receipt AS receipt,
-       e.recorded_at AS recorded_at, p.punches_per_reward AS per_reward,
-       (SELECT count(*) FROM ledger_entry e2 WHERE e2.card = e.card AND e2.kind = 'punch' AND e2.seq <= e.seq
-          AND NOT EXISTS (SELECT 1 FROM ledger_entry v WHERE v.card = e2.card AND v.voids = e2.id
-                          AND v.seq <= e.seq)
-          AND NOT EXISTS (SELECT 1 FROM redeemed_punch r JOIN redemption rd ON rd.id = r.redemption
-                          JOIN ledger_entry re ON re.id = rd.entry
-                          WHERE r.punch = e2.id AND re.seq <= e.seq)) AS balance
+SELECT e.id AS id, e.card AS card, e.store AS store, e.receipt AS receipt, e.recorded_at AS recorded_at,
+       p.punches_per_reward AS per_reward, a.body AS body
 FROM ledger_entry e JOIN card c ON c.id = e.card JOIN program p ON p.id = c.program
+     LEFT JOIN scan_answer a ON a.punch = e.id
 WHERE e.stamp_id = {}
 """
-_BALANCE_SQL = f"""
-SELECT count(*) AS balance FROM ledger_entry e WHERE e.card = {{}} AND e.kind = 'punch' AND {_COUNTS}
-"""  # noqa: S608
-del _COUNTS, _STANDS
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(wire.ScanResult)
+del _STANDS
 
 
 @lru_cache(maxsize=256)
@@ -134,7 +130,14 @@ def _row(entry: Entry, entry_id: UUID, keyring: Keyring) -> tuple[Any, ...]:
     )
 
 
-async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyring: Keyring) -> wire.ScanResult:
+class Scanned(NamedTuple):
+    """A scan's answer, and whether it is the first answer given again to a retry."""
+
+    result: wire.ScanResult
+    replayed: bool
+
+
+async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyring: Keyring) -> Scanned:
     """Verify a scanned stamp and append a punch to its card, or refuse with the reason (T1-T3, T5-T8)."""
     if identity.scanner_id is None or identity.store_id is None:
         raise DomainError(Problem.SCANNER_REQUIRED)
@@ -156,9 +159,9 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
     if timestamp > stamp.expires_at + LEEWAY.total_seconds() or stamp.issued_at > timestamp + LEEWAY.total_seconds():
         # A till re-sending a scan whose answer it lost gets that first answer, even once the
         # stamp has since expired; anything else with an expired stamp is refused (T2).
-        answer = await _first_answer(stamp_id, identity, receipt.reference)
-        if answer is not None:
-            return answer
+        replay = await _first_answer(stamp_id, identity, receipt.reference, keyring, now)
+        if replay is not None:
+            return replay
         raise DomainError(Problem.STAMP_EXPIRED)
 
     for _ in range(_MAX_ATTEMPTS):
@@ -177,9 +180,9 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
         ctx = rows[0]
         if ctx["stamp_used_by"] is not None:
             # A retry of the same scan gets the first answer; any other second use is a replay (T2).
-            answer = await _first_answer(stamp_id, identity, receipt.reference)
-            if answer is not None:
-                return answer
+            replay = await _first_answer(stamp_id, identity, receipt.reference, keyring, now)
+            if replay is not None:
+                return replay
         if ctx["business"] != identity.business_id:
             raise DomainError(Problem.CARD_NOT_VALID_HERE)
         if not program_open(ctx["program_active"], ctx["program_ends_at"], now):
@@ -194,7 +197,9 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
             raise DomainError(Problem.OWN_CARD)
         excess = risk.excess(ctx, now, stamp.card_id)
         if excess and ctx["excess_policy"] == "refuse":
-            raise DomainError(Problem.COOLDOWN if excess.rule == "cooldown" else Problem.DAILY_CAP)
+            first = excess[0]
+            problem = Problem.COOLDOWN if first.rule == "cooldown" else Problem.DAILY_CAP
+            raise DomainError(problem, " ".join(found.explanation for found in excess))
 
         entry_id = uuid4()
         entry = Entry(
@@ -213,15 +218,16 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
             items=receipt.items,
             stamp_issued_at=stamp.issued_at_datetime,
         )
-        # 3. One transaction: the signed, chained entry and the flags the risk rules raise on it
-        # (never a refusal: the punch stands either way, under review if flagged). On
-        # PostgreSQL an error aborts the transaction, so a lost race is handled once it is left.
+        # 3. One transaction: the signed, chained entry, the flags the risk rules raise on it
+        # (never a refusal: the punch stands either way, under review if flagged), and the
+        # answer, kept for a retry. On PostgreSQL an error aborts the transaction, so a lost
+        # race is handled once it is left.
         try:
             async with write_transaction():
                 await insert_entry(entry, entry_id, keyring)
-                if excess:
+                for found in excess:
                     await risk.flag_excess(
-                        excess,
+                        found,
                         business_id=ctx["business"],
                         card_id=stamp.card_id,
                         punch_id=entry_id,
@@ -230,7 +236,7 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
                         scanner_id=identity.scanner_id,
                         now=now,
                     )
-                flags = await risk.assess_punch(
+                await risk.assess_punch(
                     punch_id=entry_id,
                     seq=entry.seq,
                     card_id=stamp.card_id,
@@ -242,27 +248,31 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
                     risk=ctx["risk"],
                     now=now,
                 )
+                standing = await card_standing(stamp.card_id, ctx["per_reward"], keyring, now)
+                answer = wire.ScanResult(
+                    punch_id=entry_id,
+                    card_id=stamp.card_id,
+                    balance=standing.balance,
+                    under_review=standing.under_review,
+                    punches_per_reward=ctx["per_reward"],
+                    reward_status=standing.reward_status,
+                    reward_available=standing.reward_available,
+                    recorded_at=now,
+                    flagged=await FlagPunch.exists().where(FlagPunch.punch == entry_id),
+                )
+                await ScanAnswer.insert(ScanAnswer(punch=entry_id, body=_ENCODER.encode(answer).decode()))
         except Exception as exc:
             if not is_unique_violation(exc):
                 raise
-            answer = await _first_answer(stamp_id, identity, receipt.reference)
-            if answer is not None:
-                return answer
+            replay = await _first_answer(stamp_id, identity, receipt.reference, keyring, now)
+            if replay is not None:
+                return replay
             if await LedgerEntry.exists().where(
                 (LedgerEntry.store == identity.store_id) & (LedgerEntry.receipt == receipt.reference)
             ):
                 raise DomainError(Problem.RECEIPT_ALREADY_PUNCHED) from exc
             continue  # another punch on this card took the chain position: read again
-        balance = ctx["balance"] + 1
-        return wire.ScanResult(
-            punch_id=entry_id,
-            card_id=stamp.card_id,
-            balance=balance,
-            punches_per_reward=ctx["per_reward"],
-            reward_available=balance >= ctx["per_reward"],
-            recorded_at=now,
-            flagged=excess is not None or bool(flags),
-        )
+        return Scanned(answer, replayed=False)
     raise DomainError(Problem.UNAVAILABLE, "This card is busy; scan again")
 
 
@@ -271,28 +281,35 @@ def _device_prefix(ref: bytes) -> str:
     return f"{hex_[:8]}-{hex_[8:12]}-{hex_[12:16]}"
 
 
-async def _first_answer(stamp_id: str, identity: StaffIdentity, receipt: str) -> wire.ScanResult | None:
-    """If this stamp already punched, return that first answer for the same receipt, or refuse a replay."""
+async def _first_answer(
+    stamp_id: str, identity: StaffIdentity, receipt: str, keyring: Keyring, now: datetime
+) -> Scanned | None:
+    """If this stamp already punched, return that scan's very answer for the same receipt and store,
+    or refuse a replay (T2)."""
     rows = await LedgerEntry.raw(_FIRST_ANSWER_SQL, stamp_id)
     if not rows:
         return None
     first = rows[0]
     if first["receipt"] != receipt or stored_uuid(first["store"]) != identity.store_id:
         raise DomainError(Problem.STAMP_ALREADY_USED)
-    return wire.ScanResult(
+    if first["body"] is not None:
+        return Scanned(_DECODER.decode(first["body"]), replayed=True)
+    # A punch from before answers were kept (they are written with the punch, in its
+    # transaction): answer with where its card stands now.
+    card_id = stored_uuid(first["card"])
+    standing = await card_standing(card_id, first["per_reward"], keyring, now)
+    result = wire.ScanResult(
         punch_id=stored_uuid(first["id"]),
-        card_id=stored_uuid(first["card"]),
-        balance=first["balance"],
+        card_id=card_id,
+        balance=standing.balance,
+        under_review=standing.under_review,
         punches_per_reward=first["per_reward"],
-        reward_available=first["balance"] >= first["per_reward"],
+        reward_status=standing.reward_status,
+        reward_available=standing.reward_available,
         recorded_at=stored_time(first["recorded_at"]),
-        replayed=True,
+        flagged=await FlagPunch.exists().where(FlagPunch.punch == first["id"]),
     )
-
-
-async def _balance(card_id: UUID) -> int:
-    rows = await LedgerEntry.raw(_BALANCE_SQL, card_id)
-    return int(rows[0]["balance"])
+    return Scanned(result, replayed=True)
 
 
 async def void_punch(identity: StaffIdentity, request: wire.Void, now: datetime, keyring: Keyring) -> wire.VoidResult:
@@ -301,7 +318,11 @@ async def void_punch(identity: StaffIdentity, request: wire.Void, now: datetime,
     if store_id is None:
         raise DomainError(Problem.INVALID_REQUEST, "store_id is required when not signed in at a scanner")
     punch = await (
-        LedgerEntry.select(LedgerEntry.id, LedgerEntry.card)
+        LedgerEntry.select(
+            LedgerEntry.id,
+            LedgerEntry.card,
+            LedgerEntry.card._.program._.punches_per_reward.as_alias("per_reward"),
+        )
         .where(
             (LedgerEntry.store == store_id)
             & (LedgerEntry.receipt == request.receipt)
@@ -321,7 +342,9 @@ async def void_punch(identity: StaffIdentity, request: wire.Void, now: datetime,
         scanner_id=identity.scanner_id,
         staff_id=identity.staff_id,
     )
+    settled: list[UUID] = []
     if first_void:  # a repeated refund is the same refund: one flag, one audit row at most
+        settled = await settle_flags_of_voided([punch["id"]], now, f"Refunded: receipt {request.receipt}.")
         await record_action(
             actor=identity,
             action="punch.void",
@@ -339,8 +362,14 @@ async def void_punch(identity: StaffIdentity, request: wire.Void, now: datetime,
             staff_id=identity.staff_id,
             now=now,
         )
+    standing = await card_standing(punch["card"], punch["per_reward"], keyring, now)
     return wire.VoidResult(
-        void_id=void_id, punch_id=punch["id"], card_id=punch["card"], balance=await _balance(punch["card"])
+        void_id=void_id,
+        punch_id=punch["id"],
+        card_id=punch["card"],
+        balance=standing.balance,
+        under_review=standing.under_review,
+        settled_flag_ids=settled,
     )
 
 
@@ -386,8 +415,8 @@ async def append_void(
     raise DomainError(Problem.UNAVAILABLE, "This card is busy; try again")
 
 
-async def card_detail(customer_id: UUID, card_id: UUID) -> wire.CardDetail:
-    """The customer's card: progress toward the reward and its history with store names and times."""
+async def card_detail(customer_id: UUID, card_id: UUID, keyring: Keyring, now: datetime) -> wire.CardDetail:
+    """The customer's card: where it stands (`cards/standing.py`) and its history with store names and times."""
     card = await (
         Card.select(
             Card.id,
@@ -414,8 +443,18 @@ async def card_detail(customer_id: UUID, card_id: UUID) -> wire.CardDetail:
         .order_by(LedgerEntry.seq, ascending=False)
     )
     voided = {e["voids"] for e in entries if e["kind"] == "void"}
-    used = {r["punch"] for r in await RedeemedPunch.select(RedeemedPunch.punch).where(RedeemedPunch.card == card_id)}
-    balance = sum(1 for e in entries if e["kind"] == "punch" and e["id"] not in voided and e["id"] not in used)
+    punches = [e["id"] for e in entries if e["kind"] == "punch"]
+    held = (
+        {
+            row["punch"]
+            for row in await FlagPunch.select(FlagPunch.punch).where(
+                FlagPunch.punch.is_in(punches) & (FlagPunch.flag._.status == "open")
+            )
+        }
+        if punches
+        else set()
+    )
+    standing = await card_standing(card_id, card["per_reward"], keyring, now)
     return wire.CardDetail(
         id=card["id"],
         program_id=card["program"],
@@ -423,10 +462,18 @@ async def card_detail(customer_id: UUID, card_id: UUID) -> wire.CardDetail:
         reward_name=card["reward_name"],
         punches_per_reward=card["per_reward"],
         status=card["status"],
-        balance=balance,
-        reward_available=balance >= card["per_reward"],
+        balance=standing.balance,
+        under_review=standing.under_review,
+        reward_status=standing.reward_status,
+        reward_available=standing.reward_available,
         history=[
-            wire.HistoryItem(kind=e["kind"], at=e["recorded_at"], store_name=e["store_name"], voided=e["id"] in voided)
+            wire.HistoryItem(
+                kind=e["kind"],
+                at=e["recorded_at"],
+                store_name=e["store_name"],
+                voided=e["id"] in voided,
+                under_review=e["id"] in held and e["id"] not in voided,
+            )
             for e in entries
         ],
     )

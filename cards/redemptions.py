@@ -15,34 +15,36 @@ from datetime import datetime, timedelta
 from typing import Any, NoReturn
 from uuid import UUID, uuid4
 
+import msgspec
+
 from cards.audit import Audit, audit_card
 from cards.database import is_unique_violation, stored_time, write_transaction
 from cards.duties import ONE_CASHIER_RULE
 from cards.errors import DomainError
 from cards.flags import card_code, raise_flag
 from cards.identity import StaffIdentity
-from cards.ledger import Entry, load_chain
+from cards.ledger import Entry
 from cards.punches import insert_entry
 from cards.stamps import advance_counter, refuse_counter_regression, verify_device_request
-from cards.tables import Card, Flag, FlagPunch, RedeemedPunch, Redemption
+from cards.standing import Standing, card_standing
+from cards.tables import Card, Flag, FlagPunch, LedgerEntry, RedeemedPunch, Redemption
 from crypto.keyring import Keyring
 from mobile_contract import redemptions as wire
 from mobile_contract.problems import Problem
 
 LIFETIME = timedelta(seconds=wire.REDEMPTION_CODE_LIFETIME_S)
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(wire.RedemptionResult)
 _CODE = re.compile(wire.REDEMPTION_CODE_PATTERN)
 _MAX_ATTEMPTS = 5
 
-# The phone, the card and how many punches still count (not voided, not used up by a free item).
+# The phone and the card.
 _REQUEST_CONTEXT_SQL = """
 SELECT d.public_key AS public_key,
        (d.active AND NOT EXISTS (SELECT 1 FROM device_block b WHERE b.device = d.id AND b.business = p.business))
           AS device_active, c.status AS card_status,
        c.customer AS card_customer, p.business AS business, p.reward_name AS reward_name,
-       p.punches_per_reward AS per_reward,
-       (SELECT count(*) FROM ledger_entry e WHERE e.card = c.id AND e.kind = 'punch'
-          AND NOT EXISTS (SELECT 1 FROM ledger_entry v WHERE v.card = e.card AND v.voids = e.id)
-          AND NOT EXISTS (SELECT 1 FROM redeemed_punch r WHERE r.punch = e.id)) AS balance
+       p.punches_per_reward AS per_reward
 FROM device d, card c JOIN program p ON p.id = c.program
 WHERE d.id = {} AND d.customer = {} AND c.id = {}
 """
@@ -59,27 +61,32 @@ def _code_hash(code: str) -> str:
 
 
 async def request_code(
-    *, customer_id: UUID, device_id: UUID, card_id: UUID, request: wire.RedemptionRequest, now: datetime
+    *,
+    customer_id: UUID,
+    device_id: UUID,
+    card_id: UUID,
+    request: wire.RedemptionRequest,
+    now: datetime,
+    keyring: Keyring,
 ) -> wire.RedemptionCode:
     """A redemption code for the card, if the bound device proves itself with a rising counter.
 
     The counter is the device's stamp counter: a repeated or lower one freezes the card
     (T3). Resending the same request (a retry after a timeout) answers a fresh code for
     the same pending redemption, and the earlier code stops working. A card without
-    enough counting punches is refused before the counter is used, so that retrying that
-    refusal is never mistaken for a clone; the full audit runs at the till. A new request
-    supersedes the card's pending code, which stops working: a card has one code at a time.
+    enough punches (counting or under review) is refused before the counter is used, so that
+    retrying that refusal is never mistaken for a clone; a reward pending review gets its code,
+    which says so, and the till holds it. A new request supersedes the card's pending code,
+    which stops working: a card has one code at a time.
     """
     rows = await Redemption.raw(_REQUEST_CONTEXT_SQL, device_id, customer_id, card_id)
     if not rows or rows[0]["card_customer"] != customer_id:
         raise DomainError(Problem.NOT_FOUND, "No such card")
     row = rows[0]
     verify_device_request(row, request.signature, wire.redemption_request_message(card_id, request.counter))
-    if row["balance"] < row["per_reward"]:
-        raise DomainError(
-            Problem.NOT_ENOUGH_PUNCHES,
-            f"This card holds {row['balance']} of the {row['per_reward']} punches needed for {row['reward_name']}.",
-        )
+    standing = await card_standing(card_id, row["per_reward"], keyring, now)
+    if standing.reward_status == "collecting":
+        raise DomainError(Problem.NOT_ENOUGH_PUNCHES, _short_of(standing, row["per_reward"], row["reward_name"]))
 
     code, code_hash = _new_code()
     expires_at = now + LIFETIME
@@ -117,8 +124,18 @@ async def request_code(
             asked_for="a free item",
         )
     return wire.RedemptionCode(
-        code=code, redemption_id=redemption_id, card_id=card_id, reward_name=row["reward_name"], expires_at=expires_at
+        code=code,
+        redemption_id=redemption_id,
+        card_id=card_id,
+        reward_name=row["reward_name"],
+        reward_status=standing.reward_status,
+        expires_at=expires_at,
     )
+
+
+def _short_of(standing: Standing, per_reward: int, reward_name: str) -> str:
+    waiting = f", and {standing.under_review} more wait for the café's review" if standing.under_review else ""
+    return f"This card holds {standing.balance} of the {per_reward} punches needed for {reward_name}{waiting}."
 
 
 async def _retry(
@@ -167,7 +184,7 @@ async def redeem(
     if redemption is None or redemption["business"] != identity.business_id:
         raise DomainError(Problem.REDEMPTION_CODE_INVALID)
     if redemption["status"] != "pending":
-        return await _answer_again(redemption, identity)
+        return await _answer_again(redemption, identity, keyring, now)
     if now > stored_time(redemption["expires_at"]):
         raise DomainError(Problem.REDEMPTION_CODE_EXPIRED)
     if redemption["card_status"] == "frozen":
@@ -180,20 +197,19 @@ async def redeem(
     for _ in range(_MAX_ATTEMPTS):
         audit = await audit_card(card_id, keyring, now, device_id=redemption["device"])
         if audit.reasons:
-            return await _hold(redemption_id, audit, identity, now)
+            return await _hold(redemption_id, audit, identity, now, keyring)
         if not audit.passed:
             latest = await _decided(redemption_id)
             if latest["status"] == "granted":  # another till granted this very code a moment ago
-                return await _answer_again(latest, identity)
+                return await _answer_again(latest, identity, keyring, now)
+            standing = await card_standing(card_id, audit.punches_per_reward, keyring, now)
             raise DomainError(
-                Problem.NOT_ENOUGH_PUNCHES,
-                f"This card holds {len(audit.candidates)} of the {audit.punches_per_reward} punches "
-                f"needed for {audit.reward_name}.",
+                Problem.NOT_ENOUGH_PUNCHES, _short_of(standing, audit.punches_per_reward, audit.reward_name)
             )
         try:
             await _grant(redemption_id, redemption["device"], audit, identity, now, keyring)
         except _Taken:
-            return await _answer_again(await _decided(redemption_id), identity)
+            return await _answer_again(await _decided(redemption_id), identity, keyring, now)
         except _Stale:
             continue  # the card changed since its audit (a flag, a freeze): audit again
         except Exception as exc:
@@ -202,9 +218,13 @@ async def redeem(
             # Another till may have granted this very code meanwhile: then it is used, not short of punches.
             latest = await _decided(redemption_id)
             if latest["status"] != "pending":
-                return await _answer_again(latest, identity)
+                return await _answer_again(latest, identity, keyring, now)
             continue  # another free item or punch took the card's next position: audit again
-        return await _answer_again(await _decided(redemption_id), identity)
+        answer = await _granted(await _decided(redemption_id), keyring, now)
+        await Redemption.update({Redemption.answer: _ENCODER.encode(answer).decode()}).where(
+            (Redemption.id == redemption_id) & Redemption.answer.is_null()
+        )
+        return answer
     raise DomainError(Problem.UNAVAILABLE, "This card is busy; scan the code again")
 
 
@@ -237,6 +257,7 @@ async def _redemption(*, code_hash: str | None = None, redemption_id: UUID | Non
         Redemption.decided_at,
         Redemption.reasons,
         Redemption.entry,
+        Redemption.answer,
         Redemption.card._.status.as_alias("card_status"),
         Redemption.card._.program._.business.as_alias("business"),
         Redemption.card._.program._.reward_name.as_alias("reward_name"),
@@ -311,7 +332,9 @@ async def _still_as_audited(audit: Audit) -> None:
         raise _Stale
 
 
-async def _hold(redemption_id: UUID, audit: Audit, identity: StaffIdentity, now: datetime) -> wire.RedemptionResult:
+async def _hold(
+    redemption_id: UUID, audit: Audit, identity: StaffIdentity, now: datetime, keyring: Keyring
+) -> wire.RedemptionResult:
     """Hold the reward for the owner: the redemption keeps its reasons and the card gets a flag.
 
     Refuses with REWARD_HELD; if another till decided the redemption first, answers as for a
@@ -334,8 +357,8 @@ async def _hold(redemption_id: UUID, audit: Audit, identity: StaffIdentity, now:
         if taken:
             await _flag_held(redemption_id, audit, identity, now)
     if not taken:
-        return await _answer_again(await _decided(redemption_id), identity)
-    _refuse_held(redemption_id, audit.reasons)
+        return await _answer_again(await _decided(redemption_id), identity, keyring, now)
+    _refuse_held(redemption_id, audit.reward_name, audit.card_id, audit.reasons)
 
 
 async def _flag_held(redemption_id: UUID, audit: Audit, identity: StaffIdentity, now: datetime) -> None:
@@ -393,55 +416,47 @@ async def _flag_held(redemption_id: UUID, audit: Audit, identity: StaffIdentity,
         )
 
 
-def _refuse_held(redemption_id: UUID, reasons: list[str]) -> NoReturn:
+def _refuse_held(redemption_id: UUID, reward_name: str, card_id: UUID, reasons: list[str]) -> NoReturn:
+    """REWARD_HELD: one line for the till in `detail`, the reasons for the owner in `reasons`."""
+    count = f"{len(reasons)} reason" if len(reasons) == 1 else f"{len(reasons)} reasons"
     raise DomainError(
         Problem.REWARD_HELD,
-        "No free item: the reward is held for the owner's review. " + " ".join(reasons),
-        extra={"redemption_id": str(redemption_id), "reasons": reasons},
+        f"{reward_name} for card {card_code(card_id)} is pending the owner's review ({count}): no free item now.",
+        extra={"redemption_id": str(redemption_id), "reward_status": "pending_review", "reasons": reasons},
     )
 
 
-async def _answer_again(redemption: dict[str, Any], identity: StaffIdentity) -> wire.RedemptionResult:
+async def _answer_again(
+    redemption: dict[str, Any], identity: StaffIdentity, keyring: Keyring, now: datetime
+) -> wire.RedemptionResult:
     """The answer for a code already decided: the first answer again for the till that decided
     it (a retry after a timeout), a refusal for anyone else (T12)."""
     same_till = redemption["scanner"] == identity.scanner_id and redemption["staff"] == identity.staff_id
     if not same_till or redemption["status"] == "pending":
         raise DomainError(Problem.REDEMPTION_CODE_USED)
     if redemption["status"] == "held":
-        _refuse_held(redemption["id"], list(redemption["reasons"] or []))
-    return await _granted(redemption)
+        _refuse_held(redemption["id"], redemption["reward_name"], redemption["card"], list(redemption["reasons"] or []))
+    if redemption["answer"] is not None:
+        return _DECODER.decode(redemption["answer"])
+    return await _granted(redemption, keyring, now)
 
 
-async def _granted(redemption: dict[str, Any]) -> wire.RedemptionResult:
-    """A granted redemption's answer, rebuilt from the signed ledger, so a retry reads the same."""
+async def _granted(redemption: dict[str, Any], keyring: Keyring, now: datetime) -> wire.RedemptionResult:
+    """A granted redemption's answer: the punches it used, and where the card stands now (kept as
+    the redemption's `answer` once given, so that a retry reads the same)."""
     card_id: UUID = redemption["card"]
-    chain = await load_chain(card_id)
-    entry = next((stored for stored in chain if stored.id == redemption["entry"]), None)
-    if entry is not None:
-        upto = [stored for stored in chain if stored.entry.seq <= entry.entry.seq]
-        consumes = set((entry.entry.consumes or "").split(","))
-    else:
-        # Its redeem entry is missing from the ledger (an insider deleted it; the card's audit
-        # says so): the item was given all the same, so answer from what the database recorded.
-        upto = chain
-        consumes = {
-            str(row["punch"])
-            for row in await RedeemedPunch.select(RedeemedPunch.punch).where(
-                RedeemedPunch.redemption == redemption["id"]
-            )
-        }
-    used = [stored.id for stored in upto if str(stored.id) in consumes]
-    voided = {stored.entry.voids for stored in upto if stored.entry.kind == "void"}
-    spent = {
-        punch
-        for stored in upto
-        if stored.entry.kind == "redeem" and stored.entry.consumes
-        for punch in stored.entry.consumes.split(",")
-    }
-    spent |= consumes
-    balance = sum(
-        1 for stored in upto if stored.entry.kind == "punch" and stored.id not in voided and str(stored.id) not in spent
+    redeemed = RedeemedPunch.select(RedeemedPunch.punch).where(RedeemedPunch.redemption == redemption["id"])
+    used = [
+        row["id"]
+        for row in await LedgerEntry.select(LedgerEntry.id)
+        .where(LedgerEntry.id.is_in([row["punch"] for row in await redeemed] or [redemption["id"]]))
+        .order_by(LedgerEntry.seq)
+    ]
+    per_reward = (
+        await Card.select(Card.program._.punches_per_reward.as_alias("per_reward")).where(Card.id == card_id).first()
     )
+    assert per_reward is not None, "a card is never deleted"
+    standing = await card_standing(card_id, per_reward["per_reward"], keyring, now)
     return wire.RedemptionResult(
         redemption_id=redemption["id"],
         card_id=card_id,
@@ -449,6 +464,7 @@ async def _granted(redemption: dict[str, Any]) -> wire.RedemptionResult:
         reward_name=redemption["reward_name"],
         message=f"{redemption['reward_name']} for card {card_code(card_id)}: granted",
         punches_used=used,
-        balance=balance,
+        balance=standing.balance,
+        under_review=standing.under_review,
         decided_at=stored_time(redemption["decided_at"]),
     )

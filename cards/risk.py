@@ -166,28 +166,34 @@ class Excess:
     explanation: str
 
 
-def excess(ctx: dict[str, Any], now: datetime, card_id: UUID) -> Excess | None:
-    """The program's limits (T5): a cooldown between punches and a daily cap per card.
+def excess(ctx: dict[str, Any], now: datetime, card_id: UUID) -> list[Excess]:
+    """The program's limits (T5): a cooldown between punches and a daily cap per card; every
+    limit the punch would break, cooldown first.
 
     `ctx` is the scan's context row: `last_punch_at` (the card's last standing punch),
     `cooldown_s`, `today` (standing punches since the store's local midnight) and `daily_cap`.
     The caller refuses or flags the excess, as the program's `excess_policy` says.
     """
     code = card_code(card_id)
+    found = []
     last = stored_time(ctx["last_punch_at"])
     if last is not None and ctx["cooldown_s"] and (now - last).total_seconds() < ctx["cooldown_s"]:
         seconds = int((now - last).total_seconds())
-        return Excess(
-            "cooldown",
-            f"Card {code} was punched again {seconds} s after its last punch; the "
-            f"program asks for at least {ctx['cooldown_s']} s between punches.",
+        found.append(
+            Excess(
+                "cooldown",
+                f"Card {code} was punched again {seconds} s after its last punch; the "
+                f"program asks for at least {ctx['cooldown_s']} s between punches.",
+            )
         )
     if ctx["today"] >= ctx["daily_cap"]:
-        return Excess(
-            "daily_cap",
-            f"Card {code} got punch number {ctx['today'] + 1} today; the program allows {ctx['daily_cap']} a day.",
+        found.append(
+            Excess(
+                "daily_cap",
+                f"Card {code} got punch number {ctx['today'] + 1} today; the program allows {ctx['daily_cap']} a day.",
+            )
         )
-    return None
+    return found
 
 
 async def flag_excess(
@@ -200,7 +206,7 @@ async def flag_excess(
     staff_id: UUID | None,
     scanner_id: UUID | None,
     now: datetime,
-) -> UUID:
+) -> UUID | None:
     """Flag a punch the program let through beyond its limits; the punch waits for review."""
     return await raise_flag(
         business_id=business_id,
@@ -238,7 +244,7 @@ class _Punch:
 
     async def flag(
         self, *, rule: str, severity: Severity, explanation: str, evidence: dict[str, Any], punch_ids: list[UUID]
-    ) -> UUID:
+    ) -> UUID | None:
         """Raise a flag about this punch: its business, card, store, cashier and scanner."""
         return await raise_flag(
             business_id=self.business_id,

@@ -218,6 +218,16 @@ class Redemption(Table):
     decided_at = Timestamptz(null=True, default=None)
     reasons = JSON(default=[])
     entry = UUID(null=True, default=None)
+    # The first answer given at the till, as sent (JSON): a retry by that till gets it again.
+    answer = Text(null=True, default=None)
+
+
+class ScanAnswer(Table):
+    """The answer a scan got, as sent (JSON), so that a till retrying the scan gets that very
+    answer again rather than one recomputed later. One per punch; `punch` is its ledger entry."""
+
+    punch = UUID(primary_key=True)
+    body = Text()
 
 
 class RedeemedPunch(Table):

@@ -201,7 +201,7 @@ class HonestCrowd:
             except ProblemError as exc:
                 self._trouble(customer, f"retry refused: {exc.type} (the first scan had punched)")
             else:
-                if again.replayed and again.punch_id == result.punch_id and again.balance == result.balance:
+                if again == result:
                     self.stats.lost_answers_first_answer += 1
                 else:
                     self._trouble(customer, "retry: a repeated scan was not answered with the first answer")

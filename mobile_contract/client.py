@@ -24,8 +24,9 @@ The protocol a mobile developer must follow
   They share the stamps' counter. Retrying a code request with the same counter gives a
   fresh code for the same redemption, and the earlier code stops working.
 * **Scanners retry with the same receipt.** If a scan's answer is lost, post the
-  identical scan again: the server returns the first answer with `replayed=true`,
-  never a second punch. A different receipt with the same stamp is refused as a replay.
+  identical scan again: the server returns the first answer, byte for byte, with the
+  header `Idempotent-Replayed: true`, never a second punch. A different receipt with the
+  same stamp is refused as a replay.
 * **Staff access tokens live 15 minutes**; refresh with the refresh token, or sign in
   again when that is refused. A cashier signs in at a registered scanner. Each refresh
   token is good once and the answer carries the next: keep only the newest, refresh one
@@ -494,8 +495,8 @@ class ScannerClient(_StaffSession):
     ) -> scans.ScanResult:
         """Punch the card behind `stamp` for the purchase `receipt`.
 
-        Retrying the same stamp with the same receipt returns the first answer
-        (`replayed=True`); that is how to recover from a lost answer.
+        Retrying the same stamp with the same receipt returns the first answer, equal to it
+        (the header `Idempotent-Replayed: true` tells them apart); that is how to recover from a lost answer.
         """
         body = scans.Scan(stamp=stamp, receipt=scans.Receipt(reference=receipt, amount_cents=amount_cents, items=items))
         return decode(await self._send("POST", "/v1/scans", _json(body)), scans.ScanResult)

@@ -12,7 +12,7 @@ from uuid import UUID
 import msgspec
 
 from mobile_contract.base import Id, Timestamp, Wire
-from mobile_contract.scans import Counter, Signature
+from mobile_contract.scans import Counter, RewardStatus, Signature
 
 REDEMPTION_CODE_LIFETIME_S = 60
 # "R1" and 26 base32 characters (128 random bits): QR alphanumeric mode, version 2.
@@ -33,12 +33,16 @@ class RedemptionRequest(Wire, frozen=True, kw_only=True):
 
 
 class RedemptionCode(Wire, frozen=True, kw_only=True):
-    """What the phone shows the cashier (as text or a QR code)."""
+    """What the phone shows the cashier (as text or a QR code).
+
+    `reward_status` is the card's as in `ScanResult`: `pending_review` means the till will hold
+    the reward for the owner's review rather than give it, and the phone should say so."""
 
     code: str
     redemption_id: Id
     card_id: Id
     reward_name: str
+    reward_status: RewardStatus
     expires_at: Timestamp
 
 
@@ -49,8 +53,11 @@ class Redeem(Wire, frozen=True, kw_only=True):
 
 
 class RedemptionResult(Wire, frozen=True, kw_only=True):
-    """A free item granted. A held reward is a `reward-held` problem instead, whose body
-    carries `redemption_id` and `reasons` (plain sentences for the cashier and the owner)."""
+    """A free item granted; `balance` and `under_review` as in `ScanResult`, right after the grant.
+
+    A held reward is a `reward-held` problem (409) instead: its `detail` is one line for the till,
+    and its body carries `redemption_id`, `reward_status: "pending_review"` and `reasons`
+    (the plain sentences the owner reviews)."""
 
     redemption_id: Id
     card_id: Id
@@ -59,4 +66,5 @@ class RedemptionResult(Wire, frozen=True, kw_only=True):
     message: str
     punches_used: list[Id]
     balance: int
+    under_review: int
     decided_at: Timestamp

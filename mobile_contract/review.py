@@ -6,7 +6,8 @@ import msgspec
 
 from mobile_contract.base import Id, Timestamp, Wire
 
-FlagStatus = Literal["open", "approved", "rejected"]
+# `settled`: closed without a decision, because every punch it named was refunded (voided).
+FlagStatus = Literal["open", "approved", "rejected", "settled"]
 Severity = Literal["low", "medium", "high"]
 CardStatus = Literal["active", "frozen", "closed"]
 EntryKind = Literal["punch", "void", "redeem"]

@@ -43,15 +43,32 @@ class Scan(Wire, frozen=True, kw_only=True):
     receipt: Receipt
 
 
+# Where a card stands with its reward, said the same way on the scan, the card and the redemption:
+# `collecting` (not enough punches yet), `pending_review` (enough punches, but the owner must
+# review something first: punches under an open flag, a frozen card, or what the audit before a
+# free item found) and `available` (a redemption would be granted now).
+RewardStatus = Literal["collecting", "pending_review", "available"]
+
+
 class ScanResult(Wire, frozen=True, kw_only=True):
+    """The punch recorded, and where its card stands after it.
+
+    `balance` counts the punches that count toward the next reward now: not refunded, not used
+    up by a free item and not under review; `under_review` counts those an open flag holds until
+    the owner decides. `reward_available` is true exactly when `reward_status` is `available`.
+    `flagged` says that this punch raised or joined a flag. A retry of the same scan answers this
+    very body again, with the header `Idempotent-Replayed: true`.
+    """
+
     punch_id: Id
     card_id: Id
     balance: int
+    under_review: int
     punches_per_reward: int
+    reward_status: RewardStatus
     reward_available: bool
     recorded_at: Timestamp
-    flagged: bool = False
-    replayed: bool = False
+    flagged: bool
 
 
 class Void(Wire, frozen=True, kw_only=True):
@@ -63,10 +80,15 @@ class Void(Wire, frozen=True, kw_only=True):
 
 
 class VoidResult(Wire, frozen=True, kw_only=True):
+    """The refund recorded; `balance` and `under_review` as in `ScanResult`. `settled_flag_ids` are
+    the open flags that named only refunded punches: nothing is left for the owner to decide."""
+
     void_id: Id
     punch_id: Id
     card_id: Id
     balance: int
+    under_review: int
+    settled_flag_ids: list[Id]
 
 
 class HistoryItem(Wire, frozen=True, kw_only=True):
@@ -74,9 +96,14 @@ class HistoryItem(Wire, frozen=True, kw_only=True):
     at: Timestamp
     store_name: str | None
     voided: bool = False
+    # A punch an open flag holds: it counts once the café's owner approves it.
+    under_review: bool = False
 
 
 class CardDetail(Wire, frozen=True, kw_only=True):
+    """The customer's card. `balance`, `under_review`, `reward_status` and `reward_available` mean
+    what they mean in `ScanResult`: a reward `pending_review` is shown as waiting for the café."""
+
     id: Id
     program_id: Id
     program_name: str
@@ -84,5 +111,7 @@ class CardDetail(Wire, frozen=True, kw_only=True):
     punches_per_reward: int
     status: Literal["active", "frozen", "closed"]
     balance: int
+    under_review: int
+    reward_status: RewardStatus
     reward_available: bool
     history: list[HistoryItem]

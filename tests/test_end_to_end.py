@@ -93,7 +93,7 @@ async def buy(cafe: Cafe, phone: PhoneClient, clock: FakeClock, receipt: str) ->
     stamp = await phone.stamp()
     clock.advance(seconds=8)
     result = await cafe.till.scan(stamp, receipt, amount_cents=450)
-    assert not result.flagged and not result.replayed
+    assert not result.flagged and result.reward_status != "pending_review"
     return result.balance
 
 
@@ -138,7 +138,7 @@ async def test_a_scan_retried_after_a_lost_answer_gets_the_first_answer_not_a_se
     first = await cafe.till.scan(stamp, "R-100", amount_cents=320)
     clock.advance(seconds=6)  # the scanner timed out waiting and sends the same scan again
     again = await cafe.till.scan(stamp, "R-100", amount_cents=320)
-    assert again.replayed and again.punch_id == first.punch_id and again.balance == first.balance == 1
+    assert again == first and first.balance == 1
     assert (await phone.card()).balance == 1
 
 

@@ -4,6 +4,7 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Response, get, post
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, Parameter
 
@@ -16,6 +17,7 @@ from crypto.keyring import Keyring
 from mobile_contract import scans as wire
 from mobile_contract.stamps import QR_VERSION
 
+REPLAYED_HEADER = "Idempotent-Replayed"
 ModulePixels = Annotated[int, Parameter(ge=1, le=16, description="Pixels per QR module")]
 
 
@@ -100,8 +102,14 @@ class StampController(Controller):
         return _image(qr.png(issued.text, module_px), "image/png", issued)
 
     @get(operation_id="getCard", summary="The card's balance, progress toward the reward, and history")
-    async def card(self, card_id: FromPath[UUID], customer: NamedDependency[CustomerIdentity]) -> wire.CardDetail:
-        return await punches.card_detail(customer.customer_id, card_id)
+    async def card(
+        self,
+        card_id: FromPath[UUID],
+        customer: NamedDependency[CustomerIdentity],
+        clock: NamedDependency[Clock],
+        keyring: NamedDependency[Keyring],
+    ) -> wire.CardDetail:
+        return await punches.card_detail(customer.customer_id, card_id, keyring, clock())
 
 
 def _image(content: bytes, media_type: str, issued: stamps.IssuedStamp) -> Response[bytes]:
@@ -128,6 +136,13 @@ class ScanController(Controller):
         operation_id="scanStamp",
         status_code=201,
         summary="Record a punch for a purchase from a scanned stamp (retrying returns the first answer)",
+        response_headers=[
+            ResponseHeader(
+                name=REPLAYED_HEADER,
+                description="`true` when this is the first answer given again to a retry of the same scan",
+                documentation_only=True,
+            )
+        ],
     )
     async def scan(
         self,
@@ -135,8 +150,9 @@ class ScanController(Controller):
         actor: NamedDependency[StaffIdentity],
         clock: NamedDependency[Clock],
         keyring: NamedDependency[Keyring],
-    ) -> wire.ScanResult:
-        return await punches.scan(actor, data, clock(), keyring)
+    ) -> Response[wire.ScanResult]:
+        result, replayed = await punches.scan(actor, data, clock(), keyring)
+        return Response(result, status_code=201, headers={REPLAYED_HEADER: "true"} if replayed else None)
 
     @post(
         "/punches/void",

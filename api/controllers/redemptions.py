@@ -32,6 +32,7 @@ class RedemptionCodeController(Controller):
         data: JSONBody[wire.RedemptionRequest],
         customer: NamedDependency[CustomerIdentity],
         clock: NamedDependency[Clock],
+        keyring: NamedDependency[Keyring],
     ) -> wire.RedemptionCode:
         return await redemptions.request_code(
             customer_id=customer.customer_id,
@@ -39,6 +40,7 @@ class RedemptionCodeController(Controller):
             card_id=card_id,
             request=data,
             now=clock(),
+            keyring=keyring,
         )
 
 

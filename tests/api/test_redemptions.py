@@ -265,7 +265,9 @@ async def test_a_code_from_a_phone_no_longer_bound_is_held(till: Till) -> None:
     await Device.update({Device.active: False}).where(Device.customer == till.customer.session["customer_id"])
     held = _problem(await till.redeem(code), Problem.REWARD_HELD)
     assert held["reasons"] == ["The phone that asked for this free item is no longer bound to the card."]
-    assert held["reasons"][0] in held["detail"]
+    # One line for the till; the reasons are for the owner.
+    assert held["detail"].endswith("is pending the owner's review (1 reason): no free item now.")
+    assert held["reward_status"] == "pending_review"
     assert await RedeemedPunch.count() == 0
     flag = await Flag.select(Flag.rule, Flag.severity).first()
     assert flag == {"rule": "reward_held", "severity": "medium"}
@@ -429,7 +431,9 @@ async def test_a_punch_under_review_holds_the_reward_until_the_owner_approves(ti
     assert "got punch number 4 today" in held["reasons"][0]
     assert UUID(held["redemption_id"])
     assert await RedeemedPunch.count() == 0
-    assert (await till.customer.card())["balance"] == PER_REWARD
+    card = await till.customer.card()
+    assert (card["balance"], card["under_review"], card["reward_status"]) == (PER_REWARD - 1, 1, "pending_review")
+    assert card["reward_available"] is False
     rules = {row["rule"] for row in await Flag.select(Flag.rule).where(Flag.status == "open")}
     assert rules == {"daily_cap", "reward_held"}
 
@@ -584,7 +588,7 @@ async def test_a_hold_that_loses_to_the_same_tills_grant_answers_the_grant(till:
         scanner_id=row["scanner"],
     )
     audit = replace(await audit_card(row["card"], keyring, till.clock.now), reasons=["Something looked wrong."])
-    result = await _hold(row["id"], audit, identity, till.clock.now)
+    result = await _hold(row["id"], audit, identity, till.clock.now, keyring)
     assert result.granted is True
     assert [str(punch) for punch in result.punches_used] == granted.json()["punches_used"]
     assert await Flag.count() == 0
