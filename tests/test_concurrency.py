@@ -6,11 +6,7 @@ stamp id, not any lock inside one process.
 """
 
 import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,17 +15,11 @@ import pytest
 
 from cards.tables import LedgerEntry
 from crypto.keyring import Keyring
+from tests.servers import served
 from tests.support import cashier_at_till, new_customer, set_up_cafe
 
 PROCESSES = 3
 REQUESTS_PER_PROCESS = 4
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -37,35 +27,8 @@ def servers(keyring: Keyring, keyring_path: Path, tmp_path: Path) -> Iterator[li
     env = dict(
         os.environ, PUNCHGUARD_KEYRING=str(keyring_path), PUNCHGUARD_DATA_DIR=str(tmp_path), PUNCHGUARD_LOG_REQUESTS="0"
     )
-    ports = [_free_port() for _ in range(PROCESSES)]
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "api", "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for port in ports
-    ]
-    bases = [f"http://127.0.0.1:{port}" for port in ports]
-    try:
-        for base in bases:
-            deadline = time.monotonic() + 60  # waiting for start-up, not a timing assertion
-            while True:
-                try:
-                    if httpx.get(f"{base}/ready").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"server {base} did not start")
-                time.sleep(0.1)
+    with served(env, count=PROCESSES) as bases:
         yield bases
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=10)
 
 
 def _race(bases: list[str], headers: dict[str, str], bodies: list[dict[str, object]]) -> list[httpx.Response]:

@@ -13,15 +13,13 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.test_concurrency import _free_port
+from tests.servers import served
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -55,30 +53,8 @@ def server(tmp_path: Path) -> Iterator[Server]:
     )
     code = SETUP_CODE.search(init.stdout)
     assert code, init.stdout
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60  # waiting for start-up, not a timing assertion
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("server did not start")
+    with served(env) as (url,):
         yield Server(url, code.group(1), tmp_path / "data")
-    finally:
-        process.terminate()
-        _, errors = process.communicate(timeout=30)
-        if b"Traceback" in errors:
-            print(errors.decode(errors="replace")[-4000:])
 
 
 def test_the_walkthrough_runs_as_written_to_a_free_item_and_a_reviewed_flag(server: Server, tmp_path: Path) -> None:

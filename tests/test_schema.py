@@ -10,7 +10,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +17,8 @@ import httpx
 import pytest
 
 from crypto.keyring import Keyring
+from tests.servers import served
 from tests.support import OWNER_EMAIL, PASSWORD, Phone, bearer, new_customer, set_up_cafe
-from tests.test_concurrency import _free_port
 
 EXAMPLES = int(os.environ.get("PUNCHGUARD_SCHEMATHESIS_EXAMPLES", "25"))
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
@@ -38,30 +37,8 @@ def server(keyring: Keyring, keyring_path: Path, tmp_path: Path) -> Iterator[str
         # The fuzzer signs in and enrolls far more often than people; the limits are tested elsewhere.
         **{f"PUNCHGUARD_{group}_PER_MINUTE": "1000000" for group in ("LOGIN", "LOGIN_ACCOUNT", "REFRESH", "ENROLL")},
     )
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60  # waiting for start-up, not a timing assertion
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("server did not start")
+    with served(env) as (base,):
         yield base
-    finally:
-        process.terminate()
-        _, errors = process.communicate(timeout=30)
-        if b"Traceback" in errors:
-            print(errors.decode(errors="replace")[-4000:])
 
 
 async def test_every_operation_answers_as_the_schema_says(server: str, tmp_path: Path) -> None:

@@ -6,24 +6,16 @@ exactly as a café owner following the README would.
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.servers import served
 from tests.support import OWNER_EMAIL, PASSWORD
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -39,28 +31,8 @@ def server(fresh_env: dict[str, str]) -> Iterator[tuple[str, str]]:
     init = subprocess.run(
         [sys.executable, "-m", "api", "init"], env=fresh_env, capture_output=True, text=True, check=True, timeout=120
     )
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api", "serve", "--port", str(port)],
-        env=fresh_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60  # waiting for start-up, not a timing assertion
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("server did not start")
+    with served(fresh_env, ready="/health") as (base,):
         yield base, init.stdout
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_init_then_serve_gives_a_working_server(server: tuple[str, str], fresh_env: dict[str, str]) -> None:
