@@ -225,18 +225,21 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
         try:
             async with write_transaction():
                 await insert_entry(entry, entry_id, keyring)
+                raised: list[UUID | None] = []
                 for found in excess:
-                    await risk.flag_excess(
-                        found,
-                        business_id=ctx["business"],
-                        card_id=stamp.card_id,
-                        punch_id=entry_id,
-                        store_id=identity.store_id,
-                        staff_id=identity.staff_id,
-                        scanner_id=identity.scanner_id,
-                        now=now,
+                    raised.append(
+                        await risk.flag_excess(
+                            found,
+                            business_id=ctx["business"],
+                            card_id=stamp.card_id,
+                            punch_id=entry_id,
+                            store_id=identity.store_id,
+                            staff_id=identity.staff_id,
+                            scanner_id=identity.scanner_id,
+                            now=now,
+                        )
                     )
-                await risk.assess_punch(
+                raised += await risk.assess_punch(
                     punch_id=entry_id,
                     seq=entry.seq,
                     card_id=stamp.card_id,
@@ -258,7 +261,7 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
                     reward_status=standing.reward_status,
                     reward_available=standing.reward_available,
                     recorded_at=now,
-                    flagged=await FlagPunch.exists().where(FlagPunch.punch == entry_id),
+                    flagged=any(flag is not None for flag in raised),
                 )
                 await ScanAnswer.insert(ScanAnswer(punch=entry_id, body=_ENCODER.encode(answer).decode()))
         except Exception as exc:
