@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, get
 from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import CacheControlHeader, MutableScopeHeaders
@@ -14,6 +14,7 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.response import Redirect
 from litestar.router import Router
 from litestar.static_files import create_static_files_router
 from piccolo.engine.postgres import PostgresEngine
@@ -36,6 +37,7 @@ from api.controllers.review import (
 from api.controllers.staff import StaffController
 from api.controllers.stores import ScannerController, StoreController
 from api.openapi import SECURITY_SCHEMES, document
+from api.pages import console_routers, csrf_config, security_headers, template_config
 from api.problems import ProblemRequest, exception_handlers, problem_details_plugin
 from api.rate_limits import rate_limit_guard
 from api.request_log import RequestLog, request_state
@@ -173,6 +175,8 @@ def create_app(
             RedeemController,
             CheckpointController,
             static_files(),
+            *console_routers(settings, clock),
+            to_the_console,
         ],
         dependencies={
             "settings": constant(settings),
@@ -183,7 +187,9 @@ def create_app(
             "customer": Provide(provide_customer),
         },
         middleware=middleware,
-        before_send=[RequestLog(enabled=settings.log_requests), _allow_header],
+        before_send=[RequestLog(enabled=settings.log_requests), _allow_header, security_headers],
+        template_config=template_config(),
+        csrf_config=csrf_config(settings),
         cors_config=cors(settings),
         guards=[rate_limit_guard(settings, clock)],
         plugins=[problem_details_plugin()],
@@ -203,6 +209,12 @@ def create_app(
     app = PunchGuard.from_config(config)
     document(app)
     return app
+
+
+@get("/", include_in_schema=False, opt={"exclude_from_auth": True}, status_code=303)
+async def to_the_console() -> Redirect:
+    """A browser pointed at the server lands on the owner's console."""
+    return Redirect("/console", status_code=303)
 
 
 def static_files() -> Router:

@@ -46,6 +46,8 @@ class Settings:
     log_requests: bool = True
     # How often each server process sweeps expired rows (challenges, codes, sessions...); 0: never.
     sweep_every_s: int = 300
+    # A console sign-in (a browser's cookie) ends after this long unused, and at refresh_ttl at most.
+    console_idle: timedelta = timedelta(minutes=30)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -68,4 +70,5 @@ class Settings:
             ),
             log_requests=os.environ.get("PUNCHGUARD_LOG_REQUESTS", "1") != "0",
             sweep_every_s=_int("PUNCHGUARD_SWEEP_EVERY_S", 300),
+            console_idle=timedelta(seconds=_int("PUNCHGUARD_CONSOLE_IDLE_S", 30 * 60)),
         )

@@ -35,8 +35,8 @@ from mobile_contract.problems import Problem
 class FlagFilter:
     """Which flags to list: every field narrows the list; `since <= created_at < until`.
 
-    `store_id`, `staff_id` and `card_id` match a flag that names the store, cashier or card
-    itself, or one of whose punches was made there, by them or on it (the daily-cap rule
+    `store_id`, `staff_id`, `scanner_id` and `card_id` match a flag that names the store, cashier,
+    scanner or card itself, or one of whose punches was made there, by them, at it or on it (the daily-cap rule
     names only the punch; a cashier's or scanner's pattern names no card).
     """
 
@@ -47,6 +47,7 @@ class FlagFilter:
     status: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    scanner_id: UUID | None = None
 
 
 FLAG_COLUMNS = (
@@ -95,6 +96,8 @@ def flag_where(business_id: UUID, search: FlagFilter) -> Combinable:
         where &= (Flag.store == search.store_id) | _punches_where(LedgerEntry.store, search.store_id)
     if search.staff_id is not None:
         where &= (Flag.staff == search.staff_id) | _punches_where(LedgerEntry.staff, search.staff_id)
+    if search.scanner_id is not None:
+        where &= (Flag.scanner == search.scanner_id) | _punches_where(LedgerEntry.scanner, search.scanner_id)
     return where
 
 
@@ -258,3 +261,123 @@ async def _void(punch_ids: list[UUID], actor: StaffIdentity, now: datetime, keyr
     # Other open flags that named only these punches have nothing left to decide.
     await settle_flags_of_voided(punch_ids, now, "Its punches were voided when the owner rejected another flag.")
     return voided
+
+
+# --- the console's review queue ------------------------------------------------------------
+
+# A held free item is a customer waiting at the till: first. Then the worst, then the oldest.
+_SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+QUEUE_FIRST_RULE = "reward_held"
+
+
+@dataclass(frozen=True, slots=True)
+class Queue:
+    flags: list[wire.FlagView]
+    total: int  # open flags matching the filter, of which `flags` are the first
+
+
+async def review_queue(business_id: UUID, search: FlagFilter, limit: int) -> Queue:
+    """The open flags matching `search` in the order an owner should decide them: held free items
+    first, then by severity (high first), then oldest first."""
+    search = FlagFilter(**{**_fields(search), "status": "open"})
+    keys = await Flag.select(Flag.id, Flag.rule, Flag.severity, Flag.created_at).where(flag_where(business_id, search))
+    keys.sort(
+        key=lambda r: (
+            r["rule"] != QUEUE_FIRST_RULE,
+            _SEVERITY_RANK.get(r["severity"], 3),
+            r["created_at"],
+            str(r["id"]),
+        )
+    )
+    first = [stored_uuid(r["id"]) for r in keys[:limit]]
+    rows = await Flag.select(*FLAG_COLUMNS).where(Flag.id.is_in(first)) if first else []
+    by_id = {stored_uuid(r["id"]): r for r in rows}
+    return Queue(flags=await flag_views([by_id[i] for i in first if i in by_id]), total=len(keys))
+
+
+def _fields(search: FlagFilter) -> dict[str, Any]:
+    return {name: getattr(search, name) for name in FlagFilter.__dataclass_fields__}
+
+
+@dataclass(frozen=True, slots=True)
+class EvidencePunch:
+    """A punch a flag names, as the owner reads it: where, when (and the store's time zone), by whom."""
+
+    id: UUID
+    recorded_at: datetime
+    store_name: str | None
+    time_zone: str | None
+    cashier_name: str | None
+    scanner_name: str | None
+    receipt: str | None
+    amount_cents: int | None
+    voided: bool
+
+
+async def evidence_punches(business_id: UUID, punch_ids: Sequence[UUID]) -> dict[UUID, EvidencePunch]:
+    """The punches named by flags, by id (only this business's cards)."""
+    found: dict[UUID, EvidencePunch] = {}
+    for ids in _chunks(list(dict.fromkeys(punch_ids))):
+        rows = await LedgerEntry.select(
+            LedgerEntry.id,
+            LedgerEntry.recorded_at,
+            LedgerEntry.store.name.as_alias("store_name"),
+            LedgerEntry.store.time_zone.as_alias("time_zone"),
+            LedgerEntry.staff.name.as_alias("staff_name"),
+            LedgerEntry.scanner.name.as_alias("scanner_name"),
+            LedgerEntry.receipt,
+            LedgerEntry.amount_cents,
+        ).where(LedgerEntry.id.is_in(ids) & (LedgerEntry.card._.program._.business == business_id))
+        voided = {
+            stored_uuid(r["voids"])
+            for r in await LedgerEntry.select(LedgerEntry.voids).where(LedgerEntry.voids.is_in(ids))
+        }
+        for r in rows:
+            punch_id = stored_uuid(r["id"])
+            found[punch_id] = EvidencePunch(
+                id=punch_id,
+                recorded_at=r["recorded_at"],
+                store_name=r["store_name"],
+                time_zone=r["time_zone"],
+                cashier_name=r["staff_name"],
+                scanner_name=r["scanner_name"],
+                receipt=r["receipt"],
+                amount_cents=r["amount_cents"],
+                voided=punch_id in voided,
+            )
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class CardDecision:
+    """What deciding every open flag of a card did: the flags decided, and those refused, with why."""
+
+    reviewed: list[wire.FlagReviewed]
+    refused: list[tuple[UUID, DomainError]]
+
+
+async def review_card_flags(
+    actor: StaffIdentity,
+    card_id: UUID,
+    decision: Literal["approved", "rejected"],
+    reason: str,
+    now: datetime,
+    keyring: Keyring,
+) -> CardDecision:
+    """Decide every open flag about one card with one reason, each through `review_flag` (so each is
+    claimed, checked for separation of duties and logged on its own). A flag refused (e.g. one
+    about the reviewer's own punches, or one another owner decided meanwhile) is reported, and
+    the others are still decided."""
+    open_flags = await Flag.select(Flag.id).where(
+        flag_where(actor.business_id, FlagFilter(card_id=card_id, status="open"))
+    )
+    reviewed, refused = [], []
+    for row in sorted(open_flags, key=lambda r: str(r["id"])):
+        flag_id = stored_uuid(row["id"])
+        if not await Flag.exists().where((Flag.id == flag_id) & (Flag.status == "open")):
+            continue  # settled by rejecting an earlier one (its punches were voided): nothing to decide
+        try:
+            reviewed.append(await review_flag(actor, flag_id, decision, reason, now, keyring))
+        except DomainError as exc:
+            refused.append((flag_id, exc))
+    return CardDecision(reviewed, refused)

@@ -9,6 +9,7 @@ revoking the scanner or closing the store ends sessions for good: re-enabling re
 Access tokens name their session, and `cards/staff.py` checks it on every request.
 """
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -87,6 +88,67 @@ async def rotate(session_id: UUID, staff_id: UUID, presented_jti: str, now: date
         )
     await end_sessions(StaffSession.id == session_id, now, "refresh token reused")
     raise SessionRefused
+
+
+# --- console sign-ins -------------------------------------------------------------------
+# The owner's console is a web page: its sign-in is the same session row as the API's, held by
+# a cookie instead of refresh tokens, so that logging out, disabling the member and the
+# session's absolute lifetime end it exactly as they end API tokens. The cookie's token is
+# random and stored only as its sha256: whoever reads the database cannot sign in with it.
+
+
+def console_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def open_console_session(identity: StaffIdentity, now: datetime, ttl: timedelta) -> tuple[Session, str]:
+    """Start a console session for a member who just proved who they are: the session and the
+    cookie's token (shown to this browser once, stored only as a hash)."""
+    token = secrets.token_urlsafe(32)
+    session = Session(uuid4(), _jti(), now + ttl)
+    await StaffSession.insert(
+        StaffSession(
+            id=session.id,
+            business=identity.business_id,
+            staff=identity.staff_id,
+            scanner=None,
+            refresh_jti=session.refresh_jti,  # never issued: a console session has no refresh token
+            created_at=now,
+            expires_at=session.expires_at,
+            console_token_hash=console_token_hash(token),
+            seen_at=now,
+        )
+    )
+    return session, token
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSession:
+    id: UUID
+    staff_id: UUID
+
+
+async def console_session(token: str, now: datetime, idle: timedelta) -> ConsoleSession | None:
+    """The open console session a cookie's token names, marked as used now; None when there is
+    none, it ended or expired, or it lay idle longer than `idle` (which ends it for good)."""
+    row = await (
+        StaffSession.select(StaffSession.id, StaffSession.staff, StaffSession.seen_at, StaffSession.created_at)
+        .where(
+            (StaffSession.console_token_hash == console_token_hash(token))
+            & StaffSession.ended_at.is_null()
+            & (StaffSession.expires_at > now)
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    session_id = stored_uuid(row["id"])
+    last = stored_time(row["seen_at"] or row["created_at"])
+    if now - last > idle:
+        await end_session(session_id, now, "idle")
+        return None
+    await StaffSession.update({StaffSession.seen_at: now}).where(StaffSession.id == session_id)
+    return ConsoleSession(session_id, stored_uuid(row["staff"]))
 
 
 async def end_sessions(where: Any, now: datetime, reason: str) -> list[UUID]:

@@ -275,6 +275,11 @@ class StaffSession(Table):
     expires_at = Timestamptz()
     ended_at = Timestamptz(null=True, default=None)
     end_reason = Varchar(length=32, null=True, default=None)
+    # A sign-in to the owner's console is held by a browser cookie instead of refresh tokens: the
+    # sha256 of the cookie's random token (never the token), and when it was last used, for the
+    # idle timeout. Both null for a sign-in through the API.
+    console_token_hash = Varchar(length=64, null=True, default=None, index=True)
+    seen_at = Timestamptz(null=True, default=None)
 
 
 class RateLimitCounter(Table):

@@ -1,0 +1,171 @@
+"""The review queue: open flags in the order to decide them, with their evidence, and deciding them."""
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, Literal
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from api.pages.errors import error_page, is_htmx
+from api.pages.forms import REASON_NEEDED, back, reason, uuid_or_none
+from api.pages.words import RULE_TITLES
+from cards import flag_review, stores
+from cards import staff as staff_accounts
+from cards.clock import Clock
+from cards.errors import DomainError
+from cards.flag_review import FlagFilter
+from cards.identity import StaffIdentity
+from crypto.keyring import Keyring
+from mobile_contract import review as wire
+
+QUEUE = "/console/flags"
+QUEUE_LENGTH = 100
+DECISIONS: dict[str, Literal["approved", "rejected"]] = {"approved": "approved", "rejected": "rejected"}
+
+
+def _date(text: str | None) -> datetime | None:
+    try:
+        return datetime.combine(datetime.strptime(text, "%Y-%m-%d").date(), time(), UTC) if text else None
+    except ValueError:
+        return None
+
+
+def _search(query: Any) -> tuple[FlagFilter, dict[str, str], list[str]]:
+    """The queue's filters from the GET form: the filter, the values to show back, and what was not understood."""
+    values = {
+        k: str(query.get(k, "")).strip() for k in ("store", "cashier", "scanner", "rule", "card", "since", "until")
+    }
+    problems = []
+    ids: dict[str, UUID | None] = {}
+    for key, words in (("store", "store"), ("cashier", "cashier"), ("scanner", "scanner"), ("card", "card")):
+        ids[key] = uuid_or_none(values[key])
+        if values[key] and ids[key] is None:
+            problems.append(f"The {words} “{values[key]}” is not an id this console knows; it was left out.")
+    since, until = _date(values["since"]), _date(values["until"])
+    for key, moment in (("since", since), ("until", until)):
+        if values[key] and moment is None:
+            problems.append(f"“{values[key]}” is not a date (year-month-day); it was left out.")
+    rule = values["rule"] if values["rule"].replace("_", "").isalnum() else None
+    search = FlagFilter(
+        store_id=ids["store"],
+        staff_id=ids["cashier"],
+        scanner_id=ids["scanner"],
+        card_id=ids["card"],
+        rule=rule or None,
+        since=since,
+        until=until + timedelta(days=1) if until else None,  # through the whole of that day
+    )
+    return search, values, problems
+
+
+async def evidence_for(business_id: UUID, flags: list[wire.FlagView]) -> dict[UUID, flag_review.EvidencePunch]:
+    return await flag_review.evidence_punches(business_id, [p for f in flags for p in f.punch_ids])
+
+
+class FlagQueueController(Controller):
+    path = "/flags"
+
+    @get(name="console.flags")
+    async def queue(self, request: Request[Any, Any, Any], actor: NamedDependency[StaffIdentity]) -> Template:
+        search, values, problems = _search(request.query_params)
+        try:
+            found = await flag_review.review_queue(actor.business_id, search, QUEUE_LENGTH)
+        except DomainError as exc:  # e.g. a period that ends before it starts
+            problems.append(exc.detail)
+            found = flag_review.Queue(flags=[], total=0)
+        open_per_card: dict[UUID, int] = {}
+        for flag in found.flags:
+            if flag.card_id is not None:
+                open_per_card[flag.card_id] = open_per_card.get(flag.card_id, 0) + 1
+        store_list = await stores.list_stores(actor.business_id)
+        scanners = [(s, sc) for s in store_list for sc in await stores.list_scanners(actor.business_id, s.id)]
+        return Template(
+            template_name="flags.html",
+            context={
+                "actor": actor,
+                "flags": found.flags,
+                "total": found.total,
+                "evidence": await evidence_for(actor.business_id, found.flags),
+                "open_per_card": open_per_card,
+                "values": values,
+                "problems": problems,
+                "stores": store_list,
+                "members": await staff_accounts.list_members(actor.business_id),
+                "scanners": scanners,
+                "rules": sorted(RULE_TITLES),
+                "back": str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
+            },
+        )
+
+    @post("/{flag_id:uuid}/decide", status_code=200)
+    async def decide(
+        self,
+        request: Request[Any, Any, Any],
+        flag_id: FromPath[UUID],
+        actor: NamedDependency[StaffIdentity],
+        clock: NamedDependency[Clock],
+        keyring: NamedDependency[Keyring],
+    ) -> Response[Any]:
+        form = await request.form()
+        decision = DECISIONS.get(str(form.get("decision", "")))
+        why = reason(form)
+        error, status = None, 400
+        if decision is None:
+            error = "Choose Approve or Reject."
+        elif why is None:
+            error = REASON_NEEDED
+        else:
+            try:
+                await flag_review.review_flag(actor, flag_id, decision, why, clock(), keyring)
+            except DomainError as exc:
+                error, status = exc.detail, exc.problem.status
+        if not is_htmx(request):
+            if error is not None:
+                return error_page(request, status, error)
+            return Redirect(back(form, QUEUE), status_code=303)
+        flag = await flag_review.get_flag(actor.business_id, flag_id)
+        return Template(
+            template_name="_flag.html",
+            context={
+                "actor": actor,
+                "f": flag,
+                "evidence": await evidence_for(actor.business_id, [flag]),
+                "open_per_card": {},
+                "error": error,
+                "back": back(form, QUEUE),
+            },
+        )
+
+
+class CardFlagsController(Controller):
+    """Every open flag of one card decided at once, with one reason."""
+
+    path = "/cards/{card_id:uuid}/flags"
+
+    @post("/decide", status_code=200)
+    async def decide_all(
+        self,
+        request: Request[Any, Any, Any],
+        card_id: FromPath[UUID],
+        actor: NamedDependency[StaffIdentity],
+        clock: NamedDependency[Clock],
+        keyring: NamedDependency[Keyring],
+    ) -> Response[Any]:
+        form = await request.form()
+        decision = DECISIONS.get(str(form.get("decision", "")))
+        why = reason(form)
+        if decision is None:
+            return error_page(request, 400, "Choose Approve all or Reject all.")
+        if why is None:
+            return error_page(request, 400, REASON_NEEDED)
+        done = await flag_review.review_card_flags(actor, card_id, decision, why, clock(), keyring)
+        if not done.refused:
+            return Redirect(back(form, QUEUE), status_code=303)
+        return Template(
+            template_name="decided.html",
+            context={"actor": actor, "done": done, "decision": decision, "back": back(form, QUEUE)},
+            status_code=200,
+        )

@@ -1,0 +1,80 @@
+"""What the console's templates say: times in the store's zone, money, names shown safely, and
+in words what each rule means and what a decision will do."""
+
+import unicodedata
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from markupsafe import Markup, escape
+
+RULE_TITLES = {
+    "reward_held": "Free item held at the till",
+    "cooldown": "Punched again too soon",
+    "daily_cap": "More punches in a day than the program allows",
+    "counter_regression": "The phone's counter went backwards",
+    "device_key_refused": "A phone key anyone can sign for",
+    "impossible_travel": "Punched at two stores too far apart in time",
+    "ledger_tampered": "The card's ledger does not verify",
+    "one_cashier_card": "One cashier behind a free item",
+    "outside_opening_hours": "Punched while the store was closed",
+    "staff_card": "A card a member of staff punched for themselves",
+    "scanner_burst": "A till punching unusually fast",
+    "cashier_concentration": "One cashier making most of a card's punches",
+    "shared_contact": "Cards sharing one customer's contact details",
+    "refund_after_reward": "A refund after the free item was poured",
+}
+
+
+def rule_title(rule: str) -> str:
+    return RULE_TITLES.get(rule, rule.replace("_", " ").capitalize())
+
+
+def local_time(moment: datetime | None, time_zone: str | None = None) -> str:
+    """A time in the store's zone (UTC when the store is unknown), e.g. '2026-12-02 14:03 PST'."""
+    if moment is None:
+        return "—"
+    try:
+        zone = ZoneInfo(time_zone) if time_zone else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def money(cents: int | None) -> str:
+    return "—" if cents is None else f"{cents / 100:.2f}"
+
+
+def shown_name(value: Any) -> Markup:
+    """A name someone typed (a customer, a member of staff, a store), safe to show: escaped, its
+    invisible format characters (bidi overrides such as U+202E, zero-width marks) made visible
+    as their code point, and isolated with <bdi> so it cannot reorder the text around it."""
+    if value is None or value == "":
+        return Markup("<span class=muted>—</span>")
+    text = "".join(f"[U+{ord(c):04X}]" if unicodedata.category(c) in ("Cf", "Cc") else c for c in str(value))
+    return Markup("<bdi>") + escape(text) + Markup("</bdi>")
+
+
+def consequences(rule: str, punches: int) -> dict[str, str]:
+    """What approving and rejecting a flag will do, in words."""
+    if punches == 0:
+        approve = "Approving closes the flag as unfounded; no punch changes."
+        reject = "Rejecting closes the flag as right; no punch changes (it names none)."
+    else:
+        them = "its punch" if punches == 1 else f"its {punches} punches"
+        approve = f"Approving says the suspicion was unfounded: {them} count toward the reward again."
+        reject = f"Rejecting says the suspicion was right: {them} are voided for good (the card loses them)."
+    if rule == "reward_held":
+        approve += " The free item can then be poured at the till, if nothing else holds it."
+        reject += " The held free item is not granted."
+    return {"approve": approve, "reject": reject}
+
+
+REWARD_STATUS = {
+    "collecting": "Collecting punches",
+    "available": "A free item is ready at the till",
+    "pending_review": "A free item is held for review",
+}
+
+FILTERS = {"local_time": local_time, "money": money, "name": shown_name, "rule_title": rule_title}
+GLOBALS = {"consequences": consequences, "reward_status_words": REWARD_STATUS}
