@@ -61,9 +61,15 @@ def consequences(rule: str, punches: int) -> dict[str, str]:
         approve = "Approving closes the flag as unfounded; no punch changes."
         reject = "Rejecting closes the flag as right; no punch changes (it names none)."
     else:
-        them = "its punch" if punches == 1 else f"its {punches} punches"
-        approve = f"Approving says the suspicion was unfounded: {them} count toward the reward again."
-        reject = f"Rejecting says the suspicion was right: {them} are voided for good (the card loses them)."
+        if punches == 1:
+            counts, voided = "its punch counts", "its punch is voided for good (the card loses it)"
+        else:
+            counts, voided = (
+                f"its {punches} punches count",
+                f"its {punches} punches are voided for good (the card loses them)",
+            )
+        approve = f"Approving says the suspicion was unfounded: {counts} toward the reward again."
+        reject = f"Rejecting says the suspicion was right: {voided}."
     if rule == "reward_held":
         approve += " The free item can then be poured at the till, if nothing else holds it."
         reject += " The held free item is not granted."
