@@ -131,8 +131,14 @@ def _csrf_secret(path: Path) -> str:
 
 
 async def security_headers(message: Any, scope: Any) -> None:
-    """A `before_send` hook: the console's headers on every console answer, errors and redirects included."""
-    if message["type"] != "http.response.start" or not str(scope.get("path", "")).startswith(CONSOLE):
+    """A `before_send` hook: the console's headers on every console answer, errors and redirects
+    included (and nosniff on the vendored files)."""
+    if message["type"] != "http.response.start":
+        return
+    path = str(scope.get("path", ""))
+    if path.startswith("/static/"):  # the vendored files the pages load: never sniffed as another type
+        MutableScopeHeaders.from_message(message)["x-content-type-options"] = "nosniff"
+    if not path.startswith(CONSOLE):
         return
     headers = MutableScopeHeaders.from_message(message)
     for name, value in SECURITY_HEADERS.items():
