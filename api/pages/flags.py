@@ -61,6 +61,16 @@ def _search(query: Any) -> tuple[FlagFilter, dict[str, str], list[str]]:
     return search, values, problems
 
 
+def decide_all_at(flags: list[wire.FlagView]) -> dict[UUID, int]:
+    """Where to offer deciding all of a card's open flags at once: at the first of them listed,
+    with how many there are (only for cards with more than one)."""
+    per_card: dict[UUID, list[UUID]] = {}
+    for flag in flags:
+        if flag.card_id is not None:
+            per_card.setdefault(flag.card_id, []).append(flag.id)
+    return {ids[0]: len(ids) for ids in per_card.values() if len(ids) > 1}
+
+
 async def evidence_for(business_id: UUID, flags: list[wire.FlagView]) -> dict[UUID, flag_review.EvidencePunch]:
     return await flag_review.evidence_punches(business_id, [p for f in flags for p in f.punch_ids])
 
@@ -76,10 +86,6 @@ class FlagQueueController(Controller):
         except DomainError as exc:  # e.g. a period that ends before it starts
             problems.append(exc.detail)
             found = flag_review.Queue(flags=[], total=0)
-        open_per_card: dict[UUID, int] = {}
-        for flag in found.flags:
-            if flag.card_id is not None:
-                open_per_card[flag.card_id] = open_per_card.get(flag.card_id, 0) + 1
         store_list = await stores.list_stores(actor.business_id)
         scanners = [(s, sc) for s in store_list for sc in await stores.list_scanners(actor.business_id, s.id)]
         return Template(
@@ -89,7 +95,7 @@ class FlagQueueController(Controller):
                 "flags": found.flags,
                 "total": found.total,
                 "evidence": await evidence_for(actor.business_id, found.flags),
-                "open_per_card": open_per_card,
+                "decide_all_at": decide_all_at(found.flags),
                 "values": values,
                 "problems": problems,
                 "stores": store_list,
@@ -133,7 +139,7 @@ class FlagQueueController(Controller):
                 "actor": actor,
                 "f": flag,
                 "evidence": await evidence_for(actor.business_id, [flag]),
-                "open_per_card": {},
+                "decide_all_at": {},
                 "error": error,
                 "back": back(form, QUEUE),
             },
