@@ -84,5 +84,6 @@ async def test_every_operation_answers_as_the_schema_says(server: str, tmp_path:
         subprocess.run, command, capture_output=True, text=True, timeout=1800, cwd=tmp_path, check=False
     )
     report = run.stdout[-12000:] + run.stderr[-4000:]
+    print(run.stdout[-1500:])  # the run's summary, shown with `pytest -s`
     assert run.returncode == 0, report
     assert " 0 passed" not in report and "passed" in report, report
