@@ -2,11 +2,18 @@
 session, CSRF on every form, and the session ending exactly as an API sign-in does."""
 
 import hashlib
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
 from uuid import UUID
 
 import httpx
+import pytest
 
+from api.app import create_app
+from api.settings import Settings
 from cards.tables import StaffSession
+from crypto.keyring import Keyring
 from tests.pages.console import csrf_token, sign_in, sign_in_page
 from tests.support import OWNER_EMAIL, PASSWORD, FakeClock, app_client, bearer, cashier_at_till, set_up_cafe
 
@@ -183,3 +190,38 @@ async def test_the_api_sign_out_and_the_console_are_separate_sign_ins(client: Cl
     assert (await client.post("/v1/auth/logout", headers=cafe.owner)).status_code == 204
     assert (await client.get("/console/flags")).status_code == 200
     assert (await client.get("/v1/stores", headers=bearer(cafe.owner_token))).status_code == 401
+
+
+async def test_console_sign_ins_count_against_the_apis_login_limits(
+    settings: Settings, clock: FakeClock, keyring: Keyring, client: Client
+) -> None:
+    await set_up_cafe(client)
+    clock.advance(minutes=2)  # set_up_cafe's own API sign-in is in an earlier window
+    limited = create_app(
+        replace(settings, rate_limits={**settings.rate_limits, "login": 2}), clock=clock, keyring=keyring
+    )
+    async with app_client(limited) as browser:
+        api = await browser.post("/v1/auth/login", json={"email": OWNER_EMAIL, "password": PASSWORD})
+        assert api.status_code == 200, api.text
+        assert (await sign_in(browser, OWNER_EMAIL, "wrong")).status_code == 401
+        refused = await sign_in(browser, OWNER_EMAIL)
+        assert refused.status_code == 429
+        assert "Too many requests; try again in" in refused.text
+        assert "punchguard_console" not in refused.headers.get("set-cookie", "")
+    per_account = create_app(
+        replace(settings, rate_limits={**settings.rate_limits, "login_account": 1}), clock=clock, keyring=keyring
+    )
+    clock.advance(minutes=2)
+    async with app_client(per_account) as browser:
+        assert (await sign_in(browser, OWNER_EMAIL, "wrong")).status_code == 401
+        refused = await sign_in(browser, OWNER_EMAIL)
+        assert refused.status_code == 429
+        assert "Too many sign-ins for this account." in refused.text
+
+
+def test_the_idle_timeout_is_the_documented_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert "`PUNCHGUARD_CONSOLE_IDLE_S` (1800" in readme
+    assert Settings().console_idle == timedelta(seconds=1800)
+    monkeypatch.setenv("PUNCHGUARD_CONSOLE_IDLE_S", "60")
+    assert Settings.from_env().console_idle == timedelta(seconds=60)
