@@ -71,8 +71,15 @@ def consequences(rule: str, punches: int) -> dict[str, str]:
         approve = f"Approving says the suspicion was unfounded: {counts} toward the reward again."
         reject = f"Rejecting says the suspicion was right: {voided}."
     if rule == "reward_held":
-        approve += " The free item can then be poured at the till, if nothing else holds it."
-        reject += " The held free item is not granted."
+        # A held free item names no punch: deciding it pours nothing and voids nothing by itself.
+        approve = (
+            "Approving closes this hold as unfounded; the till checks the card again the next time the "
+            "customer asks, and pours the free item only if nothing holds it then."
+        )
+        reject = (
+            "Rejecting closes it as right; it names no punch, so nothing is voided: reject the card's "
+            "other flags or freeze the card to stop the free item."
+        )
     return {"approve": approve, "reject": reject}
 
 

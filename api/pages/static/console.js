@@ -65,6 +65,24 @@
     else if (event.key === "r") { prepare("rejected"); event.preventDefault(); }
   });
 
+  // htmx swaps nothing on an error answer (a stale CSRF token, the server down): say so in the row.
+  function sayNotDone(event, words) {
+    var target = event.detail && event.detail.target;
+    if (!target) return;
+    var note = document.createElement("p");
+    note.className = "error";
+    note.setAttribute("role", "alert");
+    note.textContent = words;
+    target.appendChild(note);
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail && event.detail.xhr ? event.detail.xhr.status : "?";
+    sayNotDone(event, "That was not done (the server answered " + status + "). Reload the page and try again.");
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    sayNotDone(event, "That was not done: the server could not be reached. Try again.");
+  });
+
   // After a decision replaces a flag, move on to the next open one.
   document.addEventListener("htmx:afterSwap", function (event) {
     var swapped = event.detail && event.detail.elt;
