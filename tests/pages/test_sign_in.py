@@ -12,12 +12,14 @@ import pytest
 
 from api.app import create_app
 from api.settings import Settings
+from cards import staff
 from cards.tables import StaffSession
 from crypto.keyring import Keyring
 from tests.pages.console import csrf_token, sign_in, sign_in_page
 from tests.support import OWNER_EMAIL, PASSWORD, FakeClock, app_client, bearer, cashier_at_till, set_up_cafe
 
 Client = httpx.AsyncClient
+HOSTILE = "<script>alert(1)</script>"
 
 
 def set_cookie(response: httpx.Response, name: str) -> str:
@@ -225,3 +227,28 @@ def test_the_idle_timeout_is_the_documented_setting(monkeypatch: pytest.MonkeyPa
     assert Settings().console_idle == timedelta(seconds=1800)
     monkeypatch.setenv("PUNCHGUARD_CONSOLE_IDLE_S", "60")
     assert Settings.from_env().console_idle == timedelta(seconds=60)
+
+
+async def test_one_password_for_two_businesses_asks_which(client: Client) -> None:
+    await set_up_cafe(client)
+    code = await staff.new_business_code()
+    second = await client.post(
+        "/v1/setup",
+        json={
+            "setup_code": code,
+            "business_name": f"Second {HOSTILE}",
+            "name": "Olive",
+            "email": OWNER_EMAIL,
+            "password": PASSWORD,
+        },
+    )
+    assert second.status_code == 201, second.text
+    asked = await sign_in(client, OWNER_EMAIL)
+    assert asked.status_code == 409
+    assert "open accounts at several businesses: choose one" in asked.text
+    assert f'<option value="{second.json()["business_id"]}">' in asked.text
+    assert HOSTILE not in asked.text and "&lt;script&gt;" in asked.text
+    chosen = await sign_in(client, OWNER_EMAIL, business_id=second.json()["business_id"])
+    assert chosen.status_code == 303
+    [session] = await StaffSession.select(StaffSession.business).where(StaffSession.console_token_hash.is_not_null())
+    assert str(session["business"]) == second.json()["business_id"]
