@@ -28,6 +28,7 @@ from api.pages.errors import console_exception_handlers
 from api.pages.flags import CardFlagsController, FlagQueueController
 from api.pages.session import ConsoleAuthMiddleware
 from api.pages.sign_in import HomeController, SignInController
+from api.pages.staff import StaffPageController
 from api.settings import Settings
 from api.vendor import Manifest
 from cards.clock import Clock
@@ -51,7 +52,13 @@ def console_routers(settings: Settings, clock: Clock) -> list[Router]:
     """The console's pages (signed in or not) and its own static files."""
     signed_in = Router(
         path=CONSOLE,
-        route_handlers=[HomeController, FlagQueueController, CardFlagsController, CardPageController],
+        route_handlers=[
+            HomeController,
+            FlagQueueController,
+            CardFlagsController,
+            CardPageController,
+            StaffPageController,
+        ],
         guards=[managers_only],
         # The clock inside a function: Litestar deep-copies a router's middleware arguments, and a
         # copy of a test's fake clock would stop moving with it.

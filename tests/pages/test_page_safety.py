@@ -60,6 +60,7 @@ async def hostile(client: Client, clock: FakeClock) -> list[str]:
         "/console/flags",
         f"/console/flags?card={customer.card_id}",
         f"/console/cards/{customer.card_id}",
+        "/console/staff",
     ]
 
 
