@@ -11,6 +11,7 @@ from litestar import Request, Response
 from litestar.exceptions import (
     ClientException,
     HTTPException,
+    InternalServerException,
     MethodNotAllowedException,
     NotAuthorizedException,
     NotFoundException,
@@ -67,9 +68,25 @@ def _is_json(content_type: str) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
+class ClientDisconnected(ClientException):
+    """The client went away before it sent its whole body: nobody is left to answer, and it is no
+    server error. 499 is the status web servers log for it ("client closed request")."""
+
+    status_code = 499
+
+
 class ProblemRequest(Request[Any, Any, Any]):
     """Reads JSON bodies strictly: a body that is not `application/json` is a 415, and the decoding
     errors Litestar lets through are a 400 instead of a 500."""
+
+    async def body(self) -> bytes:
+        try:
+            return await super().body()
+        except InternalServerException as exc:
+            # Litestar reports a disconnect while reading the body as a 500.
+            if "disconnected" not in str(exc.detail):
+                raise
+            raise ClientDisconnected(detail="The client closed the connection before its body arrived") from exc
 
     async def json(self) -> Any:
         if await self.body() and not _is_json(self.headers.get("content-type", "")):

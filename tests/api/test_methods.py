@@ -9,11 +9,12 @@ import json
 import logging
 import re
 from dataclasses import replace
+from typing import Any
 
 import httpx
 import pytest
 
-from api.app import create_app
+from api.app import create_app, database_pool
 from api.settings import Settings
 from crypto.keyring import Keyring
 from tests.support import FakeClock, app_client, set_up_cafe
@@ -123,3 +124,44 @@ async def test_an_unexpected_error_is_logged_and_answered_without_internal_text(
     assert response.status_code == 500 and response.json()["type"] == "/problems/internal"
     assert "secret" not in response.text
     assert any("secret internal detail" in (r.exc_text or "") or r.exc_info for r in caplog.records)
+
+
+async def test_a_client_that_leaves_mid_body_is_logged_as_gone_not_as_a_server_error(
+    settings: Settings, clock: FakeClock, keyring: Keyring, caplog: pytest.LogCaptureFixture
+) -> None:
+    """wrk and impatient phones close connections mid-request: a 499, not a traceback."""
+    app = create_app(replace(settings, log_requests=True), clock=clock, keyring=keyring)
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": b'{"email": "a@b.co", "pass', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/auth/login",
+        "raw_path": b"/v1/auth/login",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"host", b"test")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+    with caplog.at_level(logging.INFO):
+        async with database_pool():
+            await app(scope, receive, send)  # type: ignore[arg-type]
+    start = next(message for message in sent if message["type"] == "http.response.start")
+    assert start["status"] == 499
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR], caplog.text
+    assert '"status": 499' in caplog.text or "499" in caplog.text
