@@ -29,6 +29,7 @@ from api.pages.flags import CardFlagsController, FlagQueueController
 from api.pages.session import ConsoleAuthMiddleware
 from api.pages.sign_in import HomeController, SignInController
 from api.pages.staff import StaffPageController
+from api.pages.stores import StorePagesController
 from api.settings import Settings
 from api.vendor import Manifest
 from cards.clock import Clock
@@ -58,6 +59,7 @@ def console_routers(settings: Settings, clock: Clock) -> list[Router]:
             CardFlagsController,
             CardPageController,
             StaffPageController,
+            StorePagesController,
         ],
         guards=[managers_only],
         # The clock inside a function: Litestar deep-copies a router's middleware arguments, and a

@@ -45,6 +45,14 @@ def money(cents: int | None) -> str:
     return "—" if cents is None else f"{cents / 100:.2f}"
 
 
+def visible_text(value: Any) -> str:
+    """A name someone typed, for a form field or a title (where <bdi> cannot go): its invisible
+    format characters written out as their code point, so an owner editing it sees them."""
+    if value is None:
+        return ""
+    return "".join(f"[U+{ord(c):04X}]" if unicodedata.category(c) in ("Cf", "Cc") else c for c in str(value))
+
+
 def shown_name(value: Any) -> Markup:
     """A name someone typed (a customer, a member of staff, a store), safe to show: escaped, its
     invisible format characters (bidi overrides such as U+202E, zero-width marks) made visible
@@ -89,5 +97,11 @@ REWARD_STATUS = {
     "pending_review": "A free item is held for review",
 }
 
-FILTERS = {"local_time": local_time, "money": money, "name": shown_name, "rule_title": rule_title}
+FILTERS = {
+    "local_time": local_time,
+    "money": money,
+    "name": shown_name,
+    "rule_title": rule_title,
+    "visible": visible_text,
+}
 GLOBALS = {"consequences": consequences, "reward_status_words": REWARD_STATUS}

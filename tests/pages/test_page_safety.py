@@ -61,6 +61,8 @@ async def hostile(client: Client, clock: FakeClock) -> list[str]:
         f"/console/flags?card={customer.card_id}",
         f"/console/cards/{customer.card_id}",
         "/console/staff",
+        "/console/stores",
+        f"/console/stores/{cafe.store_id}",
     ]
 
 

@@ -1,0 +1,234 @@
+"""Stores and their scanners: list, open and edit a store (its time zone and opening hours),
+close it, register a scanner (its secret shown once, as text and as a QR code for pairing a
+till) and revoke one, through the same `cards/stores.py` functions as `/v1/stores`."""
+
+import json
+from functools import cache
+from typing import Any
+from uuid import UUID
+from zoneinfo import available_timezones
+
+import msgspec
+import qrcode
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from markupsafe import Markup
+
+from api.pages.errors import error_page
+from cards import stores
+from cards.clock import Clock
+from cards.identity import StaffIdentity
+from mobile_contract import stores as wire
+from mobile_contract.review import OptionalReason
+
+STORES_PAGE = "/console/stores"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_NAMES = dict(
+    zip(WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"), strict=True)
+)
+
+
+@cache
+def time_zones() -> list[str]:
+    return sorted(available_timezones())
+
+
+def store_page(store_id: UUID) -> str:
+    return f"{STORES_PAGE}/{store_id}"
+
+
+def pairing_qr(scanner_id: UUID, secret: str) -> Markup:
+    """The scanner's id and secret as an inline SVG QR code (no script, no image request): the
+    till's app scans it to pair. `api/qr.py` draws stamps only (fixed version, alphanumeric), so
+    this asks `qrcode` for the smallest code that fits and draws its matrix the same way."""
+    code = qrcode.QRCode(border=4)
+    code.add_data(json.dumps({"scanner_id": str(scanner_id), "scanner_secret": secret}, separators=(",", ":")))
+    code.make(fit=True)
+    rows: list[list[bool]] = code.get_matrix()
+    size = len(rows)
+    path = []
+    for y, row in enumerate(rows):
+        x = 0
+        while x < size:
+            if row[x]:
+                start = x
+                while x < size and row[x]:
+                    x += 1
+                path.append(f"M{start} {y}h{x - start}v1h{start - x}z")
+            else:
+                x += 1
+    # Only numbers and our own markup go into it: nothing anyone typed.
+    return Markup(  # noqa: S704
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" width="{size * 6}" height="{size * 6}" '
+        f'role="img" aria-label="QR code pairing this scanner" shape-rendering="crispEdges">'
+        f'<rect width="100%" height="100%" fill="#fff"/><path fill="#000" d="{"".join(path)}"/></svg>'
+    )
+
+
+FIELD_WORDS = {
+    "name": "a name of 1 to 120 characters",
+    "time_zone": "a time zone from the list",
+    "latitude": "a latitude between -90 and 90",
+    "longitude": "a longitude between -180 and 180",
+    "opening_hours": "opening and closing times as HH:MM (both, or neither for a closed day)",
+}
+
+
+def _invalid(exc: msgspec.ValidationError) -> str:
+    for field, words in FIELD_WORDS.items():
+        if f"$.{field}" in str(exc):
+            return f"The form needs {words}. Go back and correct it."
+    return "Some of the form is not filled in as it should be. Go back and correct it."
+
+
+def _store_fields(form: Any) -> dict[str, Any]:
+    """The store form as the API's body: opening hours one row per weekday, a day with neither
+    time closed; numbers left as text when they are not numbers, for the struct to refuse."""
+    hours: list[dict[str, str]] = []
+    for day in WEEKDAYS:
+        opens, closes = str(form.get(f"{day}_opens", "")).strip(), str(form.get(f"{day}_closes", "")).strip()
+        if opens or closes:
+            hours.append({"day": day, "opens": opens, "closes": closes})
+    fields: dict[str, Any] = {
+        "name": str(form.get("name", "")),
+        "time_zone": str(form.get("time_zone", "")),
+        "opening_hours": hours,
+    }
+    for key in ("latitude", "longitude"):
+        text = str(form.get(key, "")).strip()
+        try:
+            fields[key] = float(text)
+        except ValueError:
+            fields[key] = text
+    return fields
+
+
+def _hours_by_day(store: wire.Store | None) -> dict[str, wire.OpeningPeriod]:
+    if store is None:
+        return {}
+    found: dict[str, wire.OpeningPeriod] = {}
+    for period in store.opening_hours:
+        found.setdefault(period.day, period)
+    return found
+
+
+class StorePagesController(Controller):
+    path = "/stores"
+
+    @get(name="console.stores")
+    async def list_all(self, actor: NamedDependency[StaffIdentity]) -> Template:
+        return Template(
+            template_name="stores.html",
+            context={
+                "actor": actor,
+                "stores": await stores.list_stores(actor.business_id),
+                "time_zones": time_zones(),
+                "weekdays": DAY_NAMES,
+                "hours": {},
+                "store": None,
+            },
+        )
+
+    @post(status_code=303)
+    async def create(
+        self, request: Request[Any, Any, Any], actor: NamedDependency[StaffIdentity], clock: NamedDependency[Clock]
+    ) -> Response[Any]:
+        try:
+            data = msgspec.convert(_store_fields(await request.form()), wire.StoreCreate)
+        except msgspec.ValidationError as exc:
+            return error_page(request, 400, _invalid(exc))
+        store = await stores.create_store(actor, data, clock())
+        return Redirect(store_page(store.id), status_code=303)
+
+    @get("/{store_id:uuid}", name="console.store")
+    async def show(self, store_id: FromPath[UUID], actor: NamedDependency[StaffIdentity]) -> Template:
+        store = await stores.get_store(actor.business_id, store_id)
+        return Template(
+            template_name="store.html",
+            context={
+                "actor": actor,
+                "store": store,
+                "scanners": await stores.list_scanners(actor.business_id, store_id),
+                "time_zones": time_zones(),
+                "weekdays": DAY_NAMES,
+                "hours": _hours_by_day(store),
+            },
+        )
+
+    @post("/{store_id:uuid}", status_code=303)
+    async def edit(
+        self,
+        request: Request[Any, Any, Any],
+        store_id: FromPath[UUID],
+        actor: NamedDependency[StaffIdentity],
+        clock: NamedDependency[Clock],
+    ) -> Response[Any]:
+        try:
+            data = msgspec.convert(_store_fields(await request.form()), wire.StoreUpdate)
+        except msgspec.ValidationError as exc:
+            return error_page(request, 400, _invalid(exc))
+        await stores.update_store(actor, store_id, data, clock())
+        return Redirect(store_page(store_id), status_code=303)
+
+    @post("/{store_id:uuid}/close", status_code=303)
+    async def close(
+        self, store_id: FromPath[UUID], actor: NamedDependency[StaffIdentity], clock: NamedDependency[Clock]
+    ) -> Response[Any]:
+        await stores.update_store(actor, store_id, wire.StoreUpdate(active=False), clock())
+        return Redirect(store_page(store_id), status_code=303)
+
+    @post("/{store_id:uuid}/reopen", status_code=303)
+    async def reopen(
+        self, store_id: FromPath[UUID], actor: NamedDependency[StaffIdentity], clock: NamedDependency[Clock]
+    ) -> Response[Any]:
+        await stores.update_store(actor, store_id, wire.StoreUpdate(active=True), clock())
+        return Redirect(store_page(store_id), status_code=303)
+
+    @post("/{store_id:uuid}/scanners", status_code=200)
+    async def register_scanner(
+        self,
+        request: Request[Any, Any, Any],
+        store_id: FromPath[UUID],
+        actor: NamedDependency[StaffIdentity],
+        clock: NamedDependency[Clock],
+    ) -> Response[Any]:
+        form = await request.form()
+        try:
+            data = msgspec.convert({"name": str(form.get("name", ""))}, wire.ScannerCreate)
+        except msgspec.ValidationError:
+            return error_page(request, 400, "Give the scanner a name of 1 to 120 characters.")
+        registered = await stores.register_scanner(actor, store_id, data, clock())
+        store = await stores.get_store(actor.business_id, store_id)
+        # The answer to the POST itself, never a page to come back to: the secret is kept only as a hash.
+        return Template(
+            template_name="scanner_registered.html",
+            context={
+                "actor": actor,
+                "store": store,
+                "registered": registered,
+                "qr": pairing_qr(registered.scanner.id, registered.scanner_secret),
+            },
+        )
+
+    @post("/{store_id:uuid}/scanners/{scanner_id:uuid}/revoke", status_code=303)
+    async def revoke_scanner(
+        self,
+        request: Request[Any, Any, Any],
+        store_id: FromPath[UUID],
+        scanner_id: FromPath[UUID],
+        actor: NamedDependency[StaffIdentity],
+        clock: NamedDependency[Clock],
+    ) -> Response[Any]:
+        form = await request.form()
+        text = str(form.get("reason", "")).strip()
+        try:
+            why = msgspec.convert({"reason": text or None}, OptionalReason).reason
+        except msgspec.ValidationError:
+            return error_page(request, 400, "A reason is at most 500 characters.")
+        scanner = await stores.get_scanner(actor.business_id, scanner_id)
+        if scanner.store_id != store_id:
+            return error_page(request, 404, "There is no such scanner at this store.")
+        await stores.revoke_scanner(actor, scanner_id, why, clock())
+        return Redirect(store_page(store_id), status_code=303)

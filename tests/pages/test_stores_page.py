@@ -1,0 +1,91 @@
+"""Stores and scanners on the console: opening and editing a store with its opening hours,
+closing it, and a scanner's secret shown once (text and QR), through `cards/stores.py`."""
+
+import hashlib
+from typing import Any
+
+import httpx
+
+from cards.tables import AuditLog, Scanner, Store
+from tests.pages.console import post_form, sign_in
+from tests.support import OWNER_EMAIL, set_up_cafe
+
+Client = httpx.AsyncClient
+PAGE = "/console/stores"
+
+
+def _store_form(**more: str) -> dict[str, str]:
+    fields = {"name": "Harbour Rd", "time_zone": "Europe/Paris", "latitude": "48.85", "longitude": "2.35"}
+    fields |= {"mon_opens": "07:30", "mon_closes": "18:00", "sat_opens": "09:00", "sat_closes": "14:00"}
+    return fields | more
+
+
+async def _actions() -> list[str]:
+    return [a["action"] for a in await AuditLog.select(AuditLog.action).order_by(AuditLog.at)]
+
+
+async def test_opening_editing_and_closing_a_store(client: Client) -> None:
+    await set_up_cafe(client)
+    await sign_in(client, OWNER_EMAIL)
+    page = await client.get(PAGE)
+    assert page.status_code == 200 and '<option value="Europe/Paris">' in page.text
+    opened = await post_form(client, PAGE, PAGE, **_store_form())
+    assert opened.status_code == 303, opened.text
+    row: Any = (
+        await Store.select(Store.id, Store.time_zone, Store.opening_hours).where(Store.name == "Harbour Rd").first()
+    )
+    assert row["time_zone"] == "Europe/Paris"
+    assert '"day":"mon","opens":"07:30","closes":"18:00"' in row["opening_hours"].replace(" ", "")
+    url = f"{PAGE}/{row['id']}"
+    assert opened.headers["location"] == url
+    shown = await client.get(url)
+    assert 'value="07:30"' in shown.text and "Europe/Paris" in shown.text
+    edited = await post_form(client, url, url, **_store_form(name="Harbour Road", sat_opens="", sat_closes=""))
+    assert edited.status_code == 303, edited.text
+    after: Any = await Store.select(Store.name, Store.opening_hours).where(Store.id == row["id"]).first()
+    assert after["name"] == "Harbour Road" and "sat" not in after["opening_hours"]
+    assert (await post_form(client, url, f"{url}/close")).status_code == 303
+    assert (await Store.select(Store.active).where(Store.id == row["id"]).first()) == {"active": False}
+    assert (await _actions())[-3:] == ["store.create", "store.update", "store.update"]
+
+
+async def test_a_bad_time_zone_or_time_is_refused_in_words(client: Client) -> None:
+    await set_up_cafe(client)
+    await sign_in(client, OWNER_EMAIL)
+    zone = await post_form(client, PAGE, PAGE, **_store_form(time_zone="Mars/Olympus"))
+    assert zone.status_code == 422 or zone.status_code == 400
+    assert "Mars/Olympus" in zone.text and "time zone" in zone.text.lower()
+    hour = await post_form(client, PAGE, PAGE, **_store_form(mon_opens="25:00"))
+    assert hour.status_code == 400 and "HH:MM" in hour.text
+    assert not await Store.exists().where(Store.name == "Harbour Rd")
+
+
+async def test_a_scanners_secret_is_shown_once_as_text_and_qr(client: Client) -> None:
+    cafe = await set_up_cafe(client)
+    await sign_in(client, OWNER_EMAIL)
+    url = f"{PAGE}/{cafe.store_id}"
+    answer = await post_form(client, url, f"{url}/scanners", name="Till 2")
+    assert answer.status_code == 200, answer.text
+    assert "shown once" in answer.text and "<svg" in answer.text
+    row: Any = await Scanner.select(Scanner.id, Scanner.secret_hash).where(Scanner.name == "Till 2").first()
+    secret = answer.text.split('<code class="secret">')[1].split("</code>")[0]
+    assert hashlib.sha256(secret.encode()).hexdigest() == row["secret_hash"]
+    assert answer.headers["cache-control"] == "no-store"
+    assert secret not in (await client.get(url)).text, "the store's page never shows it again"
+    revoked = await post_form(client, url, f"{url}/scanners/{row['id']}/revoke", reason="Lost")
+    assert revoked.status_code == 303
+    assert (await Scanner.select(Scanner.active).where(Scanner.id == row["id"]).first()) == {"active": False}
+    assert (await _actions())[-2:] == ["scanner.register", "scanner.revoke"]
+
+
+async def test_a_manager_runs_stores_as_the_api_lets_them(client: Client) -> None:
+    cafe = await set_up_cafe(client)
+    await cafe.add_staff("manager", "manager@cafe.test")
+    await cafe.add_staff("cashier", "cashier@cafe.test")
+    await sign_in(client, "manager@cafe.test")
+    url = f"{PAGE}/{cafe.store_id}"
+    assert (await client.get(url)).status_code == 200, "the API lets managers manage stores"
+    other = httpx.AsyncClient(transport=client._transport, base_url="http://testserver")
+    async with other:
+        await sign_in(other, "cashier@cafe.test")
+        assert (await other.get(url)).status_code in (303, 403), "cashiers never reach the console"
