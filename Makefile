@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # The PostgreSQL pass runs when this URL is set (.ci/run sets it).
 TEST_POSTGRES_URL ?= $(PUNCHGUARD_TEST_POSTGRES_URL)
 
-.PHONY: install run test lint test-node test-sqlite test-postgres openapi clean bench drill mutants
+.PHONY: install run test lint test-node test-sqlite test-postgres test-browser openapi clean bench drill mutants
 
 install: $(STAMP)
 
@@ -26,7 +26,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: lint test-node test-sqlite test-postgres
+test: lint test-node test-sqlite test-postgres test-browser
 
 # The published test vectors checked by a second implementation outside Python: WebCrypto in Node,
 # with Node's own test runner and no package (tests/node/). CI runs as root, so apt-get may install it.
@@ -48,6 +48,18 @@ test-postgres: install tools
 		exit 1; \
 	else \
 		echo "PostgreSQL pass SKIPPED: set PUNCHGUARD_TEST_POSTGRES_URL=postgresql://user:pass@host/db to run it (.ci/run does)"; \
+	fi
+
+# The owner's console in a real browser: Debian's Chromium driven by Playwright (no `playwright install`:
+# its browser host is unreachable). Its own pytest invocation, apart from the pytest-asyncio suite, whose
+# addopts skip tests/browser; the path given here overrides that. CI runs as root, so apt-get may install it.
+test-browser: install
+	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium; }
+	@echo "== the console in Chromium, on SQLite =="
+	env -u DATABASE_URL $(PY) -m pytest -p no:playwright --override-ini addopts=-ra tests/browser
+	@if [ -n "$(TEST_POSTGRES_URL)" ]; then \
+		echo "== the console in Chromium, on PostgreSQL =="; \
+		DATABASE_URL="$(TEST_POSTGRES_URL)" $(PY) -m pytest -p no:playwright --override-ini addopts=-ra tests/browser; \
 	fi
 
 openapi: install
