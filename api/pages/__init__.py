@@ -26,6 +26,7 @@ from api.pages import words
 from api.pages.cards import CardPageController
 from api.pages.errors import console_exception_handlers
 from api.pages.flags import CardFlagsController, FlagQueueController
+from api.pages.programs import ProgramPagesController
 from api.pages.session import ConsoleAuthMiddleware
 from api.pages.sign_in import HomeController, SignInController
 from api.pages.staff import StaffPageController
@@ -60,6 +61,7 @@ def console_routers(settings: Settings, clock: Clock) -> list[Router]:
             CardPageController,
             StaffPageController,
             StorePagesController,
+            ProgramPagesController,
         ],
         guards=[managers_only],
         # The clock inside a function: Litestar deep-copies a router's middleware arguments, and a

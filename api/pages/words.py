@@ -97,6 +97,26 @@ REWARD_STATUS = {
     "pending_review": "A free item is held for review",
 }
 
+# What each risk threshold of a program catches, one sentence each (`RiskThresholds`).
+THRESHOLD_WORDS = {
+    "travel_max_kmh": "Two punches at different stores faster apart than this speed (km/h) could be travelled: "
+    "one card shared or a stamp relayed.",
+    "travel_min_km": "Stores closer than this (km) never count as a journey, so neighbouring shops "
+    "raise no travel flag.",
+    "concentration_share": "A cashier whose punches go to a few cards more than this share of the time (0 to 1) "
+    "may be punching for friends.",
+    "concentration_cards": "How many cards count as 'a few' when judging one cashier's concentration.",
+    "concentration_min_punches": "A cashier is judged only after making this many punches, "
+    "so a new one is not flagged.",
+    "concentration_window_days": "The days of punches looked back over when judging a cashier's concentration.",
+    "opening_hours_grace_min": "Punches more than this many minutes outside the store's opening hours are flagged.",
+    "burst_punches": "A till making this many punches within the burst window is punching faster than it serves.",
+    "burst_window_s": "The seconds over which a till's burst of punches is counted.",
+    "cards_per_contact": "More cards than this sharing one e-mail address or phone number are flagged as one person.",
+    "one_cashier_chance": "A free item whose punches one cashier made less likely than this chance (by the store's "
+    "staffing) is held for review.",
+}
+
 FILTERS = {
     "local_time": local_time,
     "money": money,

@@ -25,6 +25,10 @@ async def hostile(client: Client, clock: FakeClock) -> list[str]:
     cafe = await set_up_cafe(client)
     renamed = await client.patch(f"/v1/stores/{cafe.store_id}", headers=cafe.owner, json={"name": f"{SCRIPT} {BIDI}"})
     assert renamed.status_code == 200, renamed.text
+    program = await client.patch(
+        f"/v1/programs/{cafe.program_id}", headers=cafe.owner, json={"name": f"{SCRIPT} {BIDI}"}
+    )
+    assert program.status_code == 200, program.text
     scanner = await client.post(
         f"/v1/stores/{cafe.store_id}/scanners", headers=cafe.owner, json={"name": f"Till {SCRIPT}"}
     )
@@ -63,6 +67,8 @@ async def hostile(client: Client, clock: FakeClock) -> list[str]:
         "/console/staff",
         "/console/stores",
         f"/console/stores/{cafe.store_id}",
+        "/console/programs",
+        f"/console/programs/{cafe.program_id}",
     ]
 
 

@@ -1,0 +1,136 @@
+"""Programs on the console: list, create (owners only), and edit the rules and each risk
+threshold through the same `cards/programs.py` functions as `/v1/programs`, so a manager's
+relaxing is refused by the domain, in its own words."""
+
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from api.pages import words
+from api.pages.errors import error_page
+from cards import programs
+from cards.clock import Clock
+from cards.identity import StaffIdentity
+from mobile_contract import programs as wire
+
+PROGRAMS_PAGE = "/console/programs"
+RULES: dict[str, type] = {
+    "punches_per_reward": int,
+    "stamp_lifetime_s": int,
+    "cooldown_s": int,
+    "daily_cap": int,
+}
+DEFAULT_RISK = wire.RiskThresholds()
+THRESHOLDS: dict[str, type] = {
+    name: type(getattr(DEFAULT_RISK, name)) for name in wire.RiskThresholds.__struct_fields__
+}
+FIELD_WORDS = {
+    "name": "a program name of 1 to 120 characters",
+    "reward_name": "a reward name of 1 to 120 characters",
+    "punches_per_reward": "punches per reward from 1 to 100",
+    "stamp_lifetime_s": "a stamp lifetime from 10 to 120 seconds",
+    "cooldown_s": "a cooldown from 0 to 86400 seconds",
+    "daily_cap": "a daily cap from 1 to 100 punches",
+    "excess_policy": "an excess policy: refuse or flag",
+}
+
+
+def _invalid(exc: msgspec.ValidationError) -> str:
+    text = str(exc)
+    for field, field_words in FIELD_WORDS.items():
+        if f"$.{field}`" in text or text.endswith(f"$.{field}"):
+            return f"The form needs {field_words}. Go back and correct it."
+    for field in THRESHOLDS:
+        if f"$.risk.{field}" in text:
+            return f"The threshold {field.replace('_', ' ')} is out of its range ({text}). Go back and correct it."
+    return "Some of the form is not filled in as it should be. Go back and correct it."
+
+
+def _number(text: str, kind: type) -> Any:
+    try:
+        return kind(text)
+    except ValueError:
+        return text  # left for the struct to refuse, by field name
+
+
+def _program_fields(form: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "name": str(form.get("name", "")),
+        "reward_name": str(form.get("reward_name", "")),
+        "excess_policy": str(form.get("excess_policy", "")),
+    }
+    for name, kind in RULES.items():
+        fields[name] = _number(str(form.get(name, "")).strip(), kind)
+    fields["risk"] = {
+        name: _number(str(form.get(f"risk_{name}", "")).strip(), kind) for name, kind in THRESHOLDS.items()
+    }
+    return fields
+
+
+def _context(actor: StaffIdentity, program: wire.Program | None) -> dict[str, Any]:
+    return {
+        "actor": actor,
+        "program": program,
+        "risk": program.risk if program else DEFAULT_RISK,
+        "threshold_words": words.THRESHOLD_WORDS,
+        "thresholds": {name: kind.__name__ for name, kind in THRESHOLDS.items()},
+    }
+
+
+class ProgramPagesController(Controller):
+    path = "/programs"
+
+    @get(name="console.programs")
+    async def list_all(self, actor: NamedDependency[StaffIdentity]) -> Template:
+        context = _context(actor, None) | {"programs": await programs.list_programs(actor.business_id)}
+        return Template(template_name="programs.html", context=context)
+
+    @post(status_code=303)
+    async def create(
+        self, request: Request[Any, Any, Any], actor: NamedDependency[StaffIdentity], clock: NamedDependency[Clock]
+    ) -> Response[Any]:
+        try:
+            data = msgspec.convert(_program_fields(await request.form()), wire.ProgramCreate)
+        except msgspec.ValidationError as exc:
+            return error_page(request, 400, _invalid(exc))
+        program = await programs.create_program(actor, data, clock())
+        return Redirect(f"{PROGRAMS_PAGE}/{program.id}", status_code=303)
+
+    @get("/{program_id:uuid}", name="console.program")
+    async def show(self, program_id: FromPath[UUID], actor: NamedDependency[StaffIdentity]) -> Template:
+        program = await programs.get_program(program_id, actor.business_id)
+        return Template(template_name="program.html", context=_context(actor, program))
+
+    @post("/{program_id:uuid}", status_code=303)
+    async def edit(
+        self,
+        request: Request[Any, Any, Any],
+        program_id: FromPath[UUID],
+        actor: NamedDependency[StaffIdentity],
+        clock: NamedDependency[Clock],
+    ) -> Response[Any]:
+        try:
+            data = msgspec.convert(_program_fields(await request.form()), wire.ProgramUpdate)
+        except msgspec.ValidationError as exc:
+            return error_page(request, 400, _invalid(exc))
+        await programs.update_program(actor, program_id, data, clock())
+        return Redirect(f"{PROGRAMS_PAGE}/{program_id}", status_code=303)
+
+    @post("/{program_id:uuid}/close", status_code=303)
+    async def close(
+        self, program_id: FromPath[UUID], actor: NamedDependency[StaffIdentity], clock: NamedDependency[Clock]
+    ) -> Response[Any]:
+        await programs.update_program(actor, program_id, wire.ProgramUpdate(active=False), clock())
+        return Redirect(f"{PROGRAMS_PAGE}/{program_id}", status_code=303)
+
+    @post("/{program_id:uuid}/reopen", status_code=303)
+    async def reopen(
+        self, program_id: FromPath[UUID], actor: NamedDependency[StaffIdentity], clock: NamedDependency[Clock]
+    ) -> Response[Any]:
+        await programs.update_program(actor, program_id, wire.ProgramUpdate(active=True), clock())
+        return Redirect(f"{PROGRAMS_PAGE}/{program_id}", status_code=303)
