@@ -23,6 +23,7 @@ from litestar.template.config import TemplateConfig
 
 from api.auth import managers_only
 from api.pages import words
+from api.pages.audit import AuditLogPageController, ExportPagesController
 from api.pages.cards import CardPageController
 from api.pages.errors import console_exception_handlers
 from api.pages.flags import CardFlagsController, FlagQueueController
@@ -62,6 +63,8 @@ def console_routers(settings: Settings, clock: Clock) -> list[Router]:
             StaffPageController,
             StorePagesController,
             ProgramPagesController,
+            AuditLogPageController,
+            ExportPagesController,
         ],
         guards=[managers_only],
         # The clock inside a function: Litestar deep-copies a router's middleware arguments, and a

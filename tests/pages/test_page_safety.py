@@ -69,6 +69,7 @@ async def hostile(client: Client, clock: FakeClock) -> list[str]:
         f"/console/stores/{cafe.store_id}",
         "/console/programs",
         f"/console/programs/{cafe.program_id}",
+        "/console/audit-log",
     ]
 
 
