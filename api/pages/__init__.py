@@ -25,6 +25,7 @@ from api.auth import managers_only
 from api.pages import words
 from api.pages.audit import AuditLogPageController, ExportPagesController
 from api.pages.cards import CardPageController
+from api.pages.checkpoints import CheckpointPagesController
 from api.pages.errors import console_exception_handlers
 from api.pages.flags import CardFlagsController, FlagQueueController
 from api.pages.programs import ProgramPagesController
@@ -65,6 +66,7 @@ def console_routers(settings: Settings, clock: Clock) -> list[Router]:
             ProgramPagesController,
             AuditLogPageController,
             ExportPagesController,
+            CheckpointPagesController,
         ],
         guards=[managers_only],
         # The clock inside a function: Litestar deep-copies a router's middleware arguments, and a

@@ -70,6 +70,7 @@ async def hostile(client: Client, clock: FakeClock) -> list[str]:
         "/console/programs",
         f"/console/programs/{cafe.program_id}",
         "/console/audit-log",
+        "/console/checkpoints",
     ]
 
 
