@@ -52,6 +52,7 @@ class StaffPageController(Controller):
                 "members": members,
                 "stores": [s for s in all_stores if s.active],
                 "store_names": {s.id: s.name for s in all_stores},
+                "store_zones": {s.id: s.time_zone for s in all_stores},
                 # Offer only the roles the domain would let this member grant (it refuses the rest anyway).
                 "roles": ROLES if actor.role == "owner" else ("cashier",),
             },
