@@ -4,7 +4,6 @@ import io
 import re
 from pathlib import Path
 
-import pytest
 from PIL import Image
 from playwright.sync_api import Locator, Page, ViewportSize, expect
 
@@ -105,10 +104,6 @@ def test_a_manager_is_told_in_words_that_someone_else_decides_their_own_punches(
     expect(flag_about(page, "Punched again too soon", "R-1004").locator("form.decide")).to_be_visible()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the evidence table (six columns) is wider than a phone: the queue scrolls sideways at 390 px",
-)
 def test_the_queue_fits_a_phone_without_scrolling_sideways(watched: Watched, cafe: Cafe) -> None:
     page = watched.page
     page.set_viewport_size(PHONE)
@@ -119,11 +114,6 @@ def test_the_queue_fits_a_phone_without_scrolling_sideways(watched: Watched, caf
     assert width <= PHONE["width"], f"the page is {width} px wide"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="console.js sends the chosen decision with form.requestSubmit(button), but htmx 2 takes the "
-    "submitter from the last click, so the server gets no decision and answers 'Choose Approve or Reject.'",
-)
 def test_keyboard_triage_rejects_a_flag_with_r_a_reason_and_enter(watched: Watched, cafe: Cafe) -> None:
     page = watched.page
     sign_in(page, cafe, OWNER_EMAIL)

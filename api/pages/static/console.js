@@ -53,7 +53,8 @@
           event.preventDefault();
           var decision = form.dataset.decision;
           var button = decision && form.querySelector("button[data-decision=" + decision + "]");
-          if (button) form.requestSubmit(button);
+          // A real click: htmx 2 sends the submitter it saw clicked (requestSubmit(button) is not seen).
+          if (button) button.click();
         }
       }
       return;
