@@ -17,8 +17,10 @@ expect.set_options(timeout=TIMEOUT_MS)
 def shoot(page: Page, name: str) -> None:
     """The first screen of the page at phone and at desktop width, for the README and a reader's eye.
 
-    Kept small for the repository: one screen each, and 32 colours are plenty for a page of text.
+    Kept small: one screen each, and 32 colours are plenty for a page of text. The folder is not in
+    git (each run rewrites it); docs/screenshots/ keeps the copies the README shows.
     """
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
         page.set_viewport_size(size)
         shot = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
