@@ -96,8 +96,8 @@ def matrix(text: str) -> list[list[bool]]:
     return modules
 
 
-def svg(text: str, module_px: int = 8) -> bytes:
-    rows = matrix(text)
+def svg_path(rows: list[list[bool]]) -> str:
+    """An SVG path drawing a module matrix's dark modules, one rectangle per run in a row."""
     size = len(rows)
     path = []
     for y, row in enumerate(rows):
@@ -110,10 +110,16 @@ def svg(text: str, module_px: int = 8) -> bytes:
                 path.append(f"M{start} {y}h{x - start}v1h{start - x}z")
             else:
                 x += 1
+    return "".join(path)
+
+
+def svg(text: str, module_px: int = 8) -> bytes:
+    rows = matrix(text)
+    size = len(rows)
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" width="{size * module_px}" '
         f'height="{size * module_px}" shape-rendering="crispEdges"><rect width="100%" height="100%" fill="#fff"/>'
-        f'<path fill="#000" d="{"".join(path)}"/></svg>'
+        f'<path fill="#000" d="{svg_path(rows)}"/></svg>'
     ).encode()
 
 

@@ -16,6 +16,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
+from api import qr
 from api.pages.errors import error_page
 from cards import stores
 from cards.clock import Clock
@@ -42,28 +43,17 @@ def store_page(store_id: UUID) -> str:
 def pairing_qr(scanner_id: UUID, secret: str) -> Markup:
     """The scanner's id and secret as an inline SVG QR code (no script, no image request): the
     till's app scans it to pair. `api/qr.py` draws stamps only (fixed version, alphanumeric), so
-    this asks `qrcode` for the smallest code that fits and draws its matrix the same way."""
+    this asks `qrcode` for the smallest code that fits and draws its matrix with `qr.svg_path`."""
     code = qrcode.QRCode(border=4)
     code.add_data(json.dumps({"scanner_id": str(scanner_id), "scanner_secret": secret}, separators=(",", ":")))
     code.make(fit=True)
     rows: list[list[bool]] = code.get_matrix()
     size = len(rows)
-    path = []
-    for y, row in enumerate(rows):
-        x = 0
-        while x < size:
-            if row[x]:
-                start = x
-                while x < size and row[x]:
-                    x += 1
-                path.append(f"M{start} {y}h{x - start}v1h{start - x}z")
-            else:
-                x += 1
     # Only numbers and our own markup go into it: nothing anyone typed.
     return Markup(  # noqa: S704
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" width="{size * 6}" height="{size * 6}" '
         f'role="img" aria-label="QR code pairing this scanner" shape-rendering="crispEdges">'
-        f'<rect width="100%" height="100%" fill="#fff"/><path fill="#000" d="{"".join(path)}"/></svg>'
+        f'<rect width="100%" height="100%" fill="#fff"/><path fill="#000" d="{qr.svg_path(rows)}"/></svg>'
     )
 
 
