@@ -218,10 +218,9 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
             items=receipt.items,
             stamp_issued_at=stamp.issued_at_datetime,
         )
-        # 3. One transaction: the signed, chained entry, the flags the risk rules raise on it
-        # (never a refusal: the punch stands either way, under review if flagged), and the
-        # answer, kept for a retry. On PostgreSQL an error aborts the transaction, so a lost
-        # race is handled once it is left.
+        # 3. One transaction: the signed, chained entry and the flags the risk rules raise on it
+        # (never a refusal: the punch stands either way, under review if flagged). On
+        # PostgreSQL an error aborts the transaction, so a lost race is handled once it is left.
         try:
             async with write_transaction():
                 await insert_entry(entry, entry_id, keyring)
@@ -251,19 +250,6 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
                     risk=ctx["risk"],
                     now=now,
                 )
-                standing = await card_standing(stamp.card_id, ctx["per_reward"], keyring, now)
-                answer = wire.ScanResult(
-                    punch_id=entry_id,
-                    card_id=stamp.card_id,
-                    balance=standing.balance,
-                    under_review=standing.under_review,
-                    punches_per_reward=ctx["per_reward"],
-                    reward_status=standing.reward_status,
-                    reward_available=standing.reward_available,
-                    recorded_at=now,
-                    flagged=any(flag is not None for flag in raised),
-                )
-                await ScanAnswer.insert(ScanAnswer(punch=entry_id, body=_ENCODER.encode(answer).decode()))
         except Exception as exc:
             if not is_unique_violation(exc):
                 raise
@@ -275,6 +261,22 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
             ):
                 raise DomainError(Problem.RECEIPT_ALREADY_PUNCHED) from exc
             continue  # another punch on this card took the chain position: read again
+        # 4. Where the card stands, and the answer kept for a retry: after the transaction, so that
+        # the card's audit (once it holds enough punches) never lengthens the one that writes the
+        # punch. A retry in the moment between is answered from the card as it stands (see below).
+        standing = await card_standing(stamp.card_id, ctx["per_reward"], keyring, now)
+        answer = wire.ScanResult(
+            punch_id=entry_id,
+            card_id=stamp.card_id,
+            balance=standing.balance,
+            under_review=standing.under_review,
+            punches_per_reward=ctx["per_reward"],
+            reward_status=standing.reward_status,
+            reward_available=standing.reward_available,
+            recorded_at=now,
+            flagged=any(flag is not None for flag in raised),
+        )
+        await ScanAnswer.insert(ScanAnswer(punch=entry_id, body=_ENCODER.encode(answer).decode()))
         return Scanned(answer, replayed=False)
     raise DomainError(Problem.UNAVAILABLE, "This card is busy; scan again")
 
@@ -297,8 +299,8 @@ async def _first_answer(
         raise DomainError(Problem.STAMP_ALREADY_USED)
     if first["body"] is not None:
         return Scanned(_DECODER.decode(first["body"]), replayed=True)
-    # A punch from before answers were kept (they are written with the punch, in its
-    # transaction): answer with where its card stands now.
+    # A punch whose answer is not kept (yet: it is written just after the punch's transaction; or
+    # from before answers were kept): answer with where its card stands now.
     card_id = stored_uuid(first["card"])
     standing = await card_standing(card_id, first["per_reward"], keyring, now)
     result = wire.ScanResult(
