@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # The PostgreSQL pass runs when this URL is set (.ci/run sets it).
 TEST_POSTGRES_URL ?= $(PUNCHGUARD_TEST_POSTGRES_URL)
 
-.PHONY: install run test lint test-node test-sqlite test-postgres test-browser openapi clean bench drill mutants
+.PHONY: install run demo test lint test-node test-sqlite test-postgres test-browser openapi clean bench drill mutants
 
 install: $(STAMP)
 
@@ -20,6 +20,11 @@ $(STAMP): pyproject.toml
 run: install
 	$(PY) -m api init
 	$(PY) -m api serve --host 127.0.0.1 --port 8000
+
+# Three weeks of a café chain (honest customers and the frauds an owner reviews) in an empty
+# database, for a first look at the console: `make demo run`. See drill/demo.py.
+demo: install
+	$(PY) -m drill.demo
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -208,6 +208,15 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "serve":
         import uvicorn
 
+        base = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
+        print(
+            f"\n  PunchGuard at {base}\n"
+            f"    owners and managers: {base}/console\n"
+            f"    the API: {base}/v1 (its contract: {base}/schema/swagger)\n"
+            "  For a console with three weeks of a café in it: stop, `make demo`, `make run` again.\n",
+            flush=True,
+        )
+
         # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1; the app decides whom
         # to believe, from PUNCHGUARD_TRUSTED_PROXIES (api/rate_limits.py).
         uvicorn.run(

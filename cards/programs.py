@@ -34,6 +34,7 @@ _COLUMNS = (
     Program.business,
     Program.name,
     Program.reward_name,
+    Program.reward_value_cents,
     Program.punches_per_reward,
     Program.stamp_lifetime_s,
     Program.cooldown_s,
@@ -83,6 +84,7 @@ def _program(row: dict[str, Any]) -> wire.Program:
         business_id=row["business"],
         name=row["name"],
         reward_name=row["reward_name"],
+        reward_value_cents=row["reward_value_cents"],
         punches_per_reward=row["punches_per_reward"],
         stamp_lifetime_s=row["stamp_lifetime_s"],
         cooldown_s=row["cooldown_s"],
@@ -195,6 +197,8 @@ async def update_program(
     }
     if request.ends_at is None:  # an explicit null: the program no longer ends
         update[Program.ends_at] = None
+    if request.reward_value_cents is None:  # an explicit null: the value is no longer said
+        update[Program.reward_value_cents] = None
     if not update:
         return before
     async with write_transaction():

@@ -68,6 +68,8 @@ class Program(Table):
     business = ForeignKey(references=Business, null=False)
     name = Varchar(length=120)
     reward_name = Varchar(length=120)
+    # What one free item costs the café, in cents (the console's "what the guard is worth"); None: not said.
+    reward_value_cents = Integer(null=True, default=None)
     punches_per_reward = Integer(default=10)
     stamp_lifetime_s = Integer(default=30)
     cooldown_s = Integer(default=60)

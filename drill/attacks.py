@@ -272,8 +272,17 @@ def _token_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 class Attackers:
     """Plays every attack at its own moment of the month, amid the honest crowd."""
 
-    def __init__(self, cafe: Cafe, seed: int, days: int, base_url: str, counter: RequestCounter) -> None:
+    def __init__(
+        self,
+        cafe: Cafe,
+        seed: int,
+        days: int,
+        base_url: str,
+        counter: RequestCounter,
+        only: frozenset[str] | None = None,
+    ) -> None:
         self.cafe = cafe
+        self.only = only
         self.days = days
         self.base_url = base_url
         self.counter = counter
@@ -326,6 +335,8 @@ class Attackers:
             (["T20_probing_another_business"], self.rival_probe, 0),
             (["T21_code_request_flood"], self.code_flood, 5),
         ]
+        if self.only is not None:
+            scripts = [script for script in scripts if set(script[0]) & self.only]
         order = list(range(len(scripts)))
         self.rng.shuffle(order)
         # Attack days spread over the month; preparation (earlier punches) needs the first five days.

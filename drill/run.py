@@ -9,12 +9,12 @@ from uuid import UUID
 
 import httpx
 
+from api.settings import Settings
 from crypto.keyring import load_or_create_keyring
 from drill.attacks import Attackers
 from drill.honest import HonestCrowd, plan_customers
 from drill.report import judge
 from drill.world import (
-    START,
     Actor,
     Cafe,
     RequestCounter,
@@ -23,6 +23,7 @@ from drill.world import (
     SpreadTransport,
     drill_settings,
     local,
+    local_day,
     open_cafe,
     running_server,
     stamp_time,
@@ -41,6 +42,10 @@ class Options:
     window_s: float = 300
     batch: int = 16
     quiet: bool = False
+    # The attacks to play by name (None: every one); the demo plays those an owner reviews.
+    attacks: frozenset[str] | None = None
+    # Where the server keeps its keys (None: the drill's scratch folder, thrown away after).
+    settings: Settings | None = None
 
 
 class Checkpoints:
@@ -57,7 +62,7 @@ class Checkpoints:
         for day in range(1, self.days + 1):
             yield local(day, 0, 30)
             for store in self.cafe.stores:
-                previous = (START + timedelta(days=day - 1)).date()
+                previous = local_day(local(day - 1, 12))
                 try:
                     self.kept[(store.id, previous)] = await self.cafe.owner.checkpoint(store.id, previous)
                 except ProblemError as exc:
@@ -97,8 +102,8 @@ class Progress:
 async def run_drill(options: Options) -> dict[str, Any]:
     started = time.monotonic()
     clock = SimClock(local(0, 0, 0) - timedelta(hours=1))
-    keyring = load_or_create_keyring(options.scratch / "keys" / "keyring.json")
-    settings = drill_settings(options.scratch)
+    settings = drill_settings(options.scratch, options.settings)
+    keyring = load_or_create_keyring(settings.keyring_path)
     counter = RequestCounter()
     transport = SpreadTransport()
     async with (
@@ -112,7 +117,7 @@ async def run_drill(options: Options) -> dict[str, Any]:
     ):
         cafe = await open_cafe(http, clock)
         crowd = HonestCrowd(cafe, plan_customers(options.seed, cafe, options.customers, options.days))
-        attackers = Attackers(cafe, options.seed, options.days, base_url, counter)
+        attackers = Attackers(cafe, options.seed, options.days, base_url, counter, only=options.attacks)
         checkpoints = Checkpoints(cafe, options.days)
         scheduler = Scheduler(clock)
         for at, actor, name in crowd.actors() + attackers.actors():

@@ -34,7 +34,8 @@ from mobile_contract.client import OwnerClient, ScannerClient
 ZONE = zoneinfo.ZoneInfo("America/Los_Angeles")
 PASSWORD = "drill password 2025"
 OWNER_EMAIL = "owner@beanthere.test"
-# A Monday in June: no daylight-saving change inside the month.
+# A Monday in June: no daylight-saving change inside the month. The demo (drill/demo.py) moves
+# it with `start_on`, so that its weeks end yesterday.
 START = datetime(2025, 6, 2, tzinfo=ZONE)
 OPENS, CLOSES = "07:00", "19:00"
 # The paths of the rate-limit group "login" (see api/controllers/auth.py).
@@ -109,6 +110,12 @@ def local(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
     return datetime.combine(
         START.date() + timedelta(days=day), datetime.min.time().replace(hour=hour, minute=minute, second=second), ZONE
     ).astimezone(UTC)
+
+
+def start_on(day: date) -> None:
+    """Play the drill from `day` on (local midnight in San Francisco) instead of its June Monday."""
+    global START  # one setting of the tool, read by `local` at each call
+    START = datetime.combine(day, datetime.min.time(), ZONE)
 
 
 def local_day(moment: datetime) -> date:
@@ -369,7 +376,7 @@ async def _member(owner: OwnerClient, name: str, email: str, role: str, store_id
 
 async def open_cafe(http: httpx.AsyncClient, clock: SimClock) -> Cafe:
     """The owner sets up the chain through the API: three stores, two tills and a manager each,
-    cashiers, a few staff who will turn out to be attackers, and a ten-punch program."""
+    cashiers, a few staff who will turn out to be attackers, and a ten-punch program at 4.50 a coffee."""
     code = await cards_staff.new_setup_code()
     if code is None:
         raise SystemExit("the database already has an owner: give the drill an empty database")
@@ -380,7 +387,9 @@ async def open_cafe(http: httpx.AsyncClient, clock: SimClock) -> Cafe:
     owner = OwnerClient(http, email=OWNER_EMAIL, password=PASSWORD, clock=clock)
     await owner.login()
     program = await owner.create_program(
-        programs.ProgramCreate(name="Coffee card", reward_name="Free coffee", punches_per_reward=10)
+        programs.ProgramCreate(
+            name="Coffee card", reward_name="Free coffee", reward_value_cents=450, punches_per_reward=10
+        )
     )
     chain: list[Store] = []
     for plan in STORES:
@@ -447,8 +456,9 @@ async def open_cafe(http: httpx.AsyncClient, clock: SimClock) -> Cafe:
     return Cafe(http, clock, owner, program, chain, rogues, spare, kiosk)
 
 
-def drill_settings(scratch: Path) -> Settings:
-    """Production defaults, except: no request log, and enrollment's limit raised.
+def drill_settings(scratch: Path, base: Settings | None = None) -> Settings:
+    """Production defaults (or `base`'s data folder and keys), except: no request log, and
+    enrollment's limit raised.
 
     2,000 honest customers enroll and renew sessions from this one machine's address,
     which the production limit of 30 a minute per address would stop. The "login" limit
@@ -456,8 +466,8 @@ def drill_settings(scratch: Path) -> Settings:
     """
     defaults = Settings()
     return Settings(
-        data_dir=scratch,
-        keyring_path=scratch / "keys" / "keyring.json",
+        data_dir=base.data_dir if base else scratch,
+        keyring_path=base.keyring_path if base else scratch / "keys" / "keyring.json",
         log_requests=False,
         rate_limits={**defaults.rate_limits, "enroll": 1_000_000},
     )

@@ -15,6 +15,8 @@ StampLifetime = Annotated[int, msgspec.Meta(ge=10, le=120)]
 Cooldown = Annotated[int, msgspec.Meta(ge=0, le=86_400, extra_json_schema=ZERO_OR_MORE)]
 DailyCap = Annotated[int, msgspec.Meta(ge=1, le=100)]
 PunchesPerReward = Annotated[int, msgspec.Meta(ge=1, le=100)]
+# What one free item costs the café, in cents: what the console's held and rejected free items are worth.
+RewardValue = Annotated[int, msgspec.Meta(ge=0, le=100_000, extra_json_schema=ZERO_OR_MORE)]
 ExcessPolicy = Literal["refuse", "flag"]
 
 
@@ -54,6 +56,7 @@ class ProgramCreate(Wire, frozen=True, kw_only=True):
 
     name: Name
     reward_name: Name
+    reward_value_cents: RewardValue | None = None
     punches_per_reward: PunchesPerReward = 10
     stamp_lifetime_s: StampLifetime = 30
     cooldown_s: Cooldown = 60
@@ -66,6 +69,8 @@ class ProgramCreate(Wire, frozen=True, kw_only=True):
 class ProgramUpdate(Wire, frozen=True, kw_only=True):
     name: Name | None = None
     reward_name: Name | None = None
+    # Left out: unchanged; null: no longer said.
+    reward_value_cents: RewardValue | msgspec.UnsetType | None = msgspec.UNSET
     punches_per_reward: PunchesPerReward | None = None
     stamp_lifetime_s: StampLifetime | None = None
     cooldown_s: Cooldown | None = None
@@ -84,6 +89,7 @@ class Program(Wire, frozen=True, kw_only=True):
     business_id: Id
     name: str
     reward_name: str
+    reward_value_cents: int | None
     punches_per_reward: int
     stamp_lifetime_s: int
     cooldown_s: int

@@ -33,6 +33,7 @@ from api.pages.session import ConsoleAuthMiddleware
 from api.pages.sign_in import HomeController, SignInController
 from api.pages.staff import StaffPageController
 from api.pages.stores import StorePagesController
+from api.pages.worth import GuardWorthPageController
 from api.settings import Settings
 from api.vendor import Manifest
 from cards.clock import Clock
@@ -67,6 +68,7 @@ def console_routers(settings: Settings, clock: Clock) -> list[Router]:
             AuditLogPageController,
             ExportPagesController,
             CheckpointPagesController,
+            GuardWorthPageController,
         ],
         guards=[managers_only],
         # The clock inside a function: Litestar deep-copies a router's middleware arguments, and a

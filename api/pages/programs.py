@@ -32,6 +32,7 @@ THRESHOLDS: dict[str, type] = {
 FIELD_WORDS = {
     "name": "a program name of 1 to 120 characters",
     "reward_name": "a reward name of 1 to 120 characters",
+    "reward_value_cents": "what the free item costs you, from 0.00 to 1000.00 (or nothing)",
     "punches_per_reward": "punches per reward from 1 to 100",
     "stamp_lifetime_s": "a stamp lifetime from 10 to 120 seconds",
     "cooldown_s": "a cooldown from 0 to 86400 seconds",
@@ -58,10 +59,23 @@ def _number(text: str, kind: type) -> Any:
         return text  # left for the struct to refuse, by field name
 
 
+def _cents(text: str) -> Any:
+    """A price as typed ("4.50", "4", "4,50") in cents; empty: None; anything else is left for
+    the struct to refuse by field name."""
+    text = text.strip().replace(",", ".")
+    if not text:
+        return None
+    whole, _, fraction = text.partition(".")
+    if whole.isdigit() and len(whole) <= 7 and (fraction.isdigit() or fraction == "") and len(fraction) <= 2:
+        return int(whole) * 100 + int(fraction.ljust(2, "0") or 0)
+    return text
+
+
 def _program_fields(form: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "name": str(form.get("name", "")),
         "reward_name": str(form.get("reward_name", "")),
+        "reward_value_cents": _cents(str(form.get("reward_value", ""))),
         "excess_policy": str(form.get("excess_policy", "")),
     }
     for name, kind in RULES.items():

@@ -71,6 +71,7 @@ async def hostile(client: Client, clock: FakeClock) -> list[str]:
         f"/console/programs/{cafe.program_id}",
         "/console/audit-log",
         "/console/checkpoints",
+        "/console/worth",
     ]
 
 
