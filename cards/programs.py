@@ -123,11 +123,23 @@ def relaxed_settings(before: dict[str, Any], after: dict[str, Any]) -> list[str]
     return relaxed
 
 
+def _in_words(setting: str) -> str:
+    """A setting's name as the owner reads it: "risk.burst_punches" -> "the burst punches threshold"."""
+    named = {"active": "reopening the program", "ends_at": "the program's end", "reward_name": "the reward"}
+    if setting in named:
+        return named[setting]
+    if setting.startswith("risk."):
+        return f"the {setting.removeprefix('risk.').replace('_', ' ')} threshold"
+    return setting if setting.startswith("the ") else f"the {setting.replace('_', ' ')}"
+
+
 def _refuse_unless_owner(actor: StaffIdentity, relaxed: list[str]) -> None:
     if relaxed and not actor.is_owner:
         raise DomainError(
             Problem.OWNER_REQUIRED,
-            "Only an owner may relax " + ", ".join(relaxed) + "; a manager may only tighten them.",
+            "Only an owner may relax "
+            + ", ".join(_in_words(name) for name in relaxed)
+            + "; a manager may only tighten them.",
             extra={"relaxed": relaxed},
         )
 

@@ -73,14 +73,26 @@ def _invalid(exc: msgspec.ValidationError) -> str:
     return "Some of the form is not filled in as it should be. Go back and correct it."
 
 
+# The most periods a day can have: the API allows 28 a week, which may all be on one day.
+MAX_PERIODS = 28
+
+
+def _period_field(day: str, edge: str, slot: int) -> str:
+    """The form field of a day's `slot`-th period (0 first): mon_opens, then mon_opens_2 ..."""
+    return f"{day}_{edge}" if slot == 0 else f"{day}_{edge}_{slot + 1}"
+
+
 def _store_fields(form: Any) -> dict[str, Any]:
-    """The store form as the API's body: opening hours one row per weekday, a day with neither
-    time closed; numbers left as text when they are not numbers, for the struct to refuse."""
+    """The store form as the API's body: opening hours up to MAX_PERIODS rows per weekday, a row
+    with neither time left out (a day without any is closed); numbers left as text when they are
+    not numbers, for the struct to refuse."""
     hours: list[dict[str, str]] = []
     for day in WEEKDAYS:
-        opens, closes = str(form.get(f"{day}_opens", "")).strip(), str(form.get(f"{day}_closes", "")).strip()
-        if opens or closes:
-            hours.append({"day": day, "opens": opens, "closes": closes})
+        for slot in range(MAX_PERIODS):
+            opens = str(form.get(_period_field(day, "opens", slot), "")).strip()
+            closes = str(form.get(_period_field(day, "closes", slot), "")).strip()
+            if opens or closes:
+                hours.append({"day": day, "opens": opens, "closes": closes})
     fields: dict[str, Any] = {
         "name": str(form.get("name", "")),
         "time_zone": str(form.get("time_zone", "")),
@@ -95,13 +107,25 @@ def _store_fields(form: Any) -> dict[str, Any]:
     return fields
 
 
-def _hours_by_day(store: wire.Store | None) -> dict[str, wire.OpeningPeriod]:
-    if store is None:
-        return {}
-    found: dict[str, wire.OpeningPeriod] = {}
-    for period in store.opening_hours:
-        found.setdefault(period.day, period)
-    return found
+def _hours_form(store: wire.Store | None) -> list[dict[str, Any]]:
+    """The opening-hours editor's rows: every period the store has (none dropped by an edit), and
+    at least two rows a day, so a second period (after a lunch break) can be added."""
+    by_day: dict[str, list[wire.OpeningPeriod]] = {day: [] for day in WEEKDAYS}
+    for period in store.opening_hours if store else []:
+        by_day[period.day].append(period)
+    slots = max(2, *(len(periods) for periods in by_day.values()))
+    return [
+        {
+            "day": DAY_NAMES[day] if slot == 0 else f"{DAY_NAMES[day]}, again",
+            "slot": slot,
+            "opens": (periods[slot].opens if slot < len(periods) else ""),
+            "closes": (periods[slot].closes if slot < len(periods) else ""),
+            "opens_field": _period_field(day, "opens", slot),
+            "closes_field": _period_field(day, "closes", slot),
+        }
+        for day, periods in by_day.items()
+        for slot in range(slots)
+    ]
 
 
 class StorePagesController(Controller):
@@ -115,8 +139,7 @@ class StorePagesController(Controller):
                 "actor": actor,
                 "stores": await stores.list_stores(actor.business_id),
                 "time_zones": time_zones(),
-                "weekdays": DAY_NAMES,
-                "hours": {},
+                "hours": _hours_form(None),
                 "store": None,
             },
         )
@@ -142,8 +165,7 @@ class StorePagesController(Controller):
                 "store": store,
                 "scanners": await stores.list_scanners(actor.business_id, store_id),
                 "time_zones": time_zones(),
-                "weekdays": DAY_NAMES,
-                "hours": _hours_by_day(store),
+                "hours": _hours_form(store),
             },
         )
 

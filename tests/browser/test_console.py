@@ -135,3 +135,47 @@ def test_keyboard_triage_rejects_a_flag_with_r_a_reason_and_enter(watched: Watch
     page.keyboard.type("Two coffees are not one minute apart")
     page.keyboard.press("Enter")
     expect(page.locator(f"#{target_id} .outcome")).to_contain_text("Rejected by Olive")
+
+
+CAFE_PAGES = {
+    "worth": ("/console/worth", "What the guard is worth"),
+    "staff": ("/console/staff", "Staff"),
+    "stores": ("/console/stores", "Stores"),
+    "programs": ("/console/programs", "Programs"),
+    "audit-log": ("/console/audit-log", "Audit log"),
+    "checkpoints": ("/console/checkpoints", "Checkpoints"),
+}
+
+
+def test_every_page_of_the_cafe_reads_on_a_phone_and_a_desktop(watched: Watched, cafe: Cafe) -> None:
+    page = watched.page
+    sign_in(page, cafe, OWNER_EMAIL)
+    for name, (path, heading) in CAFE_PAGES.items():
+        page.goto(f"{cafe.url}{path}")
+        expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
+        page.set_viewport_size(PHONE)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"{path} is {width} px wide on a phone"
+        shoot(page, name)
+    # The panel counts the held free item the seeding left, at the program's price.
+    page.goto(f"{cafe.url}/console/worth")
+    expect(page.locator("p.summary")).to_contain_text("1 free item held at the till for review")
+    expect(page.get_by_role("row").filter(has_text="Free coffee")).to_contain_text("(4.50)")
+
+
+def test_a_manager_is_refused_in_words_what_only_an_owner_may_do(watched: Watched, cafe: Cafe) -> None:
+    page = watched.page
+    sign_in(page, cafe, MANAGER_EMAIL)
+    page.goto(f"{cafe.url}/console/programs")
+    expect(page.get_by_text("Only an owner creates programs")).to_be_visible()
+    page.get_by_role("link", name="Coffee card").click()
+    cap = page.get_by_label("Daily cap (punches a day)")
+    before = cap.input_value()
+    cap.fill(str(int(before) + 5))  # more punches a day: easier to earn
+    page.get_by_role("button", name="Save the program").click()
+    expect(page.get_by_role("alert")).to_contain_text("Only an owner may relax the daily cap")
+    # The refusal is the page's answer (403), and the program is as it was.
+    watched.expected(403, page.url)
+    page.go_back()
+    page.reload()
+    expect(page.get_by_label("Daily cap (punches a day)")).to_have_value(before)

@@ -2,6 +2,7 @@
 closing it, and a scanner's secret shown once (text and QR), through `cards/stores.py`."""
 
 import hashlib
+from html.parser import HTMLParser
 from typing import Any
 
 import httpx
@@ -89,3 +90,66 @@ async def test_a_manager_runs_stores_as_the_api_lets_them(client: Client) -> Non
     async with other:
         await sign_in(other, "cashier@cafe.test")
         assert (await other.get(url)).status_code in (303, 403), "cashiers never reach the console"
+
+
+class _FormFields(HTMLParser):
+    """The fields of the page's form posting to `action`, with the values the page gives them."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__()
+        self.action, self.inside = action, False
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag == "form":
+            self.inside = named.get("action") == self.action
+        elif self.inside and tag == "input" and named.get("name"):
+            self.fields[str(named["name"])] = named.get("value") or ""
+        elif self.inside and tag == "option" and "selected" in named:
+            self.fields["time_zone"] = str(named.get("value"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+
+
+async def test_saving_a_store_as_shown_keeps_every_opening_period(client: Client) -> None:
+    """A day the API gave several periods (a lunch break, a late opening) comes back from the
+    console's editor whole: saving the form untouched changes nothing."""
+    cafe = await set_up_cafe(client)
+    hours = [
+        {"day": "mon", "opens": "07:00", "closes": "11:30"},
+        {"day": "mon", "opens": "13:00", "closes": "17:00"},
+        {"day": "mon", "opens": "19:00", "closes": "23:00"},
+        {"day": "fri", "opens": "22:00", "closes": "02:00"},
+    ]
+    set_hours = await client.patch(f"/v1/stores/{cafe.store_id}", headers=cafe.owner, json={"opening_hours": hours})
+    assert set_hours.status_code == 200, set_hours.text
+    before = set_hours.json()
+    await sign_in(client, OWNER_EMAIL)
+    url = f"{PAGE}/{cafe.store_id}"
+    form = _FormFields(url)
+    form.feed((await client.get(url)).text)
+    assert {"mon_opens", "mon_opens_2", "mon_opens_3", "tue_opens_2"} <= set(form.fields), (
+        "a row per period, and one spare"
+    )
+    saved = await client.post(url, data=form.fields)
+    assert saved.status_code == 303, saved.text
+    after = (await client.get(f"/v1/stores/{cafe.store_id}", headers=cafe.owner)).json()
+    assert after["opening_hours"] == before["opening_hours"]
+    assert after == before
+
+    # A second period added in the spare row is kept.
+    added = await client.post(
+        url,
+        data=form.fields
+        | {"tue_opens": "08:00", "tue_closes": "12:00", "tue_opens_2": "14:00", "tue_closes_2": "18:00"},
+    )
+    assert added.status_code == 303, added.text
+    tuesday = [
+        p
+        for p in (await client.get(f"/v1/stores/{cafe.store_id}", headers=cafe.owner)).json()["opening_hours"]
+        if p["day"] == "tue"
+    ]
+    assert [(p["opens"], p["closes"]) for p in tuesday] == [("08:00", "12:00"), ("14:00", "18:00")]
