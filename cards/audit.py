@@ -16,7 +16,7 @@ from cards.database import stored_time, stored_uuid
 from cards.devices import blocked_devices
 from cards.duties import ONE_CASHIER_RULE, OneCashier, one_cashier
 from cards.errors import DomainError
-from cards.flags import card_code
+from cards.flags import HELD_RULE, card_code
 from cards.ledger import GENESIS_HASH, StoredEntry, load_chain, verify_chain
 from cards.programs import risk_thresholds
 from cards.tables import Card, Device, Flag, FlagPunch, LedgerEntry, RedeemedPunch, Redemption
@@ -27,6 +27,7 @@ from mobile_contract.problems import Problem
 # (120 s) plus the clock leeway (5 s); and it may not be issued after the punch, beyond the leeway.
 LEEWAY = timedelta(seconds=5)
 MAX_STAMP_AGE = timedelta(seconds=125)
+EARLIER_HOLD = "A free item of this card held at the till earlier waits for the owner's review."
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,13 +177,23 @@ async def audit_card(card_id: UUID, keyring: Keyring, now: datetime, *, device_i
             under_review[row["flag"]] = row["explanation"]
             flagged_punches.setdefault(row["flag"], []).append(row["punch"])
     held_punches = {punch for punches in flagged_punches.values() for punch in punches}
-    open_flags = await Flag.select(Flag.id, Flag.explanation).where((Flag.card == card_id) & (Flag.status == "open"))
+    open_flags = await Flag.select(Flag.id, Flag.rule, Flag.explanation).where(
+        (Flag.card == card_id) & (Flag.status == "open")
+    )
     with_punches = (
         {row["flag"] for row in await FlagPunch.select(FlagPunch.flag).where(FlagPunch.flag.is_in(ids))}
         if (ids := [row["id"] for row in open_flags])
         else set()
     )
-    card_flags = [row["explanation"] for row in open_flags if row["id"] not in with_punches]
+    # An earlier hold is named, not quoted: its explanation holds the reasons of that time, which
+    # would nest inside every retry's.
+    card_flags = list(
+        dict.fromkeys(
+            EARLIER_HOLD if row["rule"] == HELD_RULE else f"The card is under review: {row['explanation']}"
+            for row in open_flags
+            if row["id"] not in with_punches
+        )
+    )
 
     clean = [stored for stored in candidates if stored.id not in held_punches]
     per_reward = card["per_reward"]
@@ -205,14 +216,18 @@ async def audit_card(card_id: UUID, keyring: Keyring, now: datetime, *, device_i
 
     reasons.extend(ledger_problems)
     reasons.extend(punch_problems)
-    reasons.extend(f"The card is under review: {explanation}" for explanation in card_flags)
+    reasons.extend(card_flags)
     if served is not None:
         reasons.append(served.explanation)
     if len(chosen) < per_reward <= len(candidates):
         # Enough punches, but some wait for the owner: say which flags hold them.
+        # Flags that say the same thing (a daily cap crossed on several days, say) are one reason.
+        waiting: Counter[str] = Counter()
         for flag_id, explanation in under_review.items():
-            count = len(flagged_punches[flag_id])
-            reasons.append(f"{_plural(count, 'punch')} under review: {explanation}")
+            waiting[explanation] += len(flagged_punches[flag_id])
+        reasons.extend(
+            f"{_plural(count, 'punch')} under review: {explanation}" for explanation, count in waiting.items()
+        )
 
     head = chain[-1] if chain else None
     return Audit(

@@ -17,7 +17,7 @@ from cards.audit_log import record_action
 from cards.database import stored_json, stored_uuid, write_transaction
 from cards.duties import refuse_own_flag
 from cards.errors import DomainError
-from cards.flags import card_code, settle_flags_of_voided
+from cards.flags import HELD_RULE, card_code, settle_flags_of_voided
 from cards.identity import StaffIdentity
 from cards.periods import check_window, utc
 from cards.punches import append_void
@@ -267,7 +267,7 @@ async def _void(punch_ids: list[UUID], actor: StaffIdentity, now: datetime, keyr
 
 # A held free item is a customer waiting at the till: first. Then the worst, then the oldest.
 _SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
-QUEUE_FIRST_RULE = "reward_held"
+QUEUE_FIRST_RULE = HELD_RULE
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,9 @@ from cards.database import stored_uuid, write_transaction
 from cards.tables import Flag, FlagPunch, LedgerEntry, RedeemedPunch
 
 Severity = Literal["low", "medium", "high"]
+# A free item held at the till: one open flag of this rule per card, and the card's other free
+# items wait until the owner decides it (cards/redemptions.py, cards/audit.py).
+HELD_RULE = "reward_held"
 
 
 def card_code(card_id: UUID) -> str:

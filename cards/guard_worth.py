@@ -20,7 +20,7 @@ from piccolo.columns import Timestamptz
 from piccolo.custom_types import Combinable
 
 from cards.database import stored_uuid
-from cards.flag_review import QUEUE_FIRST_RULE
+from cards.flags import HELD_RULE
 from cards.periods import check_window, utc
 from cards.tables import Flag, FlagPunch, LedgerEntry, Program, Scanner, Staff
 
@@ -126,7 +126,7 @@ async def guard_worth(business_id: UUID, since: datetime | None, until: datetime
     held: Counter[UUID] = Counter()
     still_held: Counter[UUID] = Counter()
     for row in flags:
-        if row["rule"] == QUEUE_FIRST_RULE and row["program"] is not None:
+        if row["rule"] == HELD_RULE and row["program"] is not None:
             held[stored_uuid(row["program"])] += 1
             still_held[stored_uuid(row["program"])] += row["status"] == "open"
 

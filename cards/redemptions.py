@@ -21,7 +21,7 @@ from cards.audit import Audit, audit_card
 from cards.database import is_unique_violation, stored_time, write_transaction
 from cards.duties import ONE_CASHIER_RULE
 from cards.errors import DomainError
-from cards.flags import card_code, raise_flag
+from cards.flags import HELD_RULE, card_code, raise_flag
 from cards.identity import StaffIdentity
 from cards.ledger import Entry
 from cards.punches import insert_entry
@@ -398,12 +398,12 @@ async def _flag_held(redemption_id: UUID, audit: Audit, identity: StaffIdentity,
             evidence={"redemption_id": str(redemption_id), "chance": audit.one_cashier.chance},
             punch_ids=audit.one_cashier.punches,
         )
-    if "reward_held" not in open_rules:
+    if HELD_RULE not in open_rules:
         await raise_flag(
             business_id=audit.business_id,
             card_id=audit.card_id,
             store_id=identity.store_id,
-            rule="reward_held",
+            rule=HELD_RULE,
             severity="medium",
             now=now,
             explanation=f"{audit.reward_name} for card {code} was held at the till: " + " ".join(audit.reasons),

@@ -18,7 +18,7 @@ import pytest
 
 import cards.redemptions
 from api.settings import Settings
-from cards.audit import audit_card
+from cards.audit import EARLIER_HOLD, audit_card
 from cards.identity import StaffIdentity
 from cards.ledger import Entry
 from cards.punches import card_head, insert_entry
@@ -439,8 +439,11 @@ async def test_a_punch_under_review_holds_the_reward_until_the_owner_approves(ti
 
     # While the reward waits for the owner, trying again is held again, without a second flag.
     again = _problem(await till.redeem(await till.code()), Problem.REWARD_HELD)
-    assert any(reason.startswith("The card is under review: ") for reason in again["reasons"])
+    # The earlier hold is named, not quoted: its reasons do not nest inside the new ones.
+    assert again["reasons"] == [EARLIER_HOLD, held["reasons"][0]]
     assert await Flag.count().where(Flag.rule == "reward_held") == 1
+    third = _problem(await till.redeem(await till.code()), Problem.REWARD_HELD)
+    assert third["reasons"] == again["reasons"]
 
     await _approve_every_open_flag()
     granted = await till.redeem(await till.code())
@@ -696,3 +699,30 @@ async def test_two_codes_redeemed_by_three_cashiers_through_three_servers_give_o
     assert await LedgerEntry.count().where(LedgerEntry.kind == "redeem") == 1
     assert await RedeemedPunch.count() == PER_REWARD
     assert (await till.customer.card())["balance"] == 0
+
+
+async def test_flags_that_say_the_same_thing_are_one_reason_with_their_punches_counted(till: Till) -> None:
+    """Three flags with one explanation (a rule crossed the same way on three punches) hold the free
+    item with one line for the till and the owner, not the same sentence three times."""
+    await till.punch(PER_REWARD + 3)
+    card = await Card.select(Card.id, Card.program._.business.as_alias("business")).first()
+    assert card is not None
+    punches = await LedgerEntry.select(LedgerEntry.id).where(LedgerEntry.kind == "punch").order_by(LedgerEntry.seq)
+    for row in punches[:3]:
+        flag = Flag(
+            business=card["business"],
+            card=card["id"],
+            rule="cooldown",
+            severity="low",
+            explanation="Punched again within a minute.",
+            evidence={},
+            created_at=till.clock.now,
+        )
+        await flag.save()
+        await FlagPunch.insert(FlagPunch(flag=flag.id, punch=row["id"]))
+    # Only PER_REWARD punches are clean of the 3 flagged: a free item's worth is still there.
+    granted = await till.redeem(await till.code())
+    assert granted.status_code == 201, granted.text
+    await till.punch(PER_REWARD - 1)
+    held = _problem(await till.redeem(await till.code()), Problem.REWARD_HELD)
+    assert held["reasons"] == ["3 punches under review: Punched again within a minute."]
