@@ -31,8 +31,8 @@ def _print_setup_code(code: str | None) -> None:
     if code is None:
         return
     print(
-        "\n  No owner yet. To create the first owner, POST /v1/setup with this one-time code"
-        f" (good for {_LIFETIME}):\n\n"
+        "\n  No owner yet. The first owner enters this one-time code (good for"
+        f" {_LIFETIME}) on the console's /console/setup page, or posts it to POST /v1/setup:\n\n"
         f"      {code}\n\n  (run `python -m api setup-code` for a new one)\n",
         flush=True,
     )

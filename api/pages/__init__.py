@@ -30,6 +30,7 @@ from api.pages.errors import console_exception_handlers
 from api.pages.flags import CardFlagsController, FlagQueueController
 from api.pages.programs import ProgramPagesController
 from api.pages.session import ConsoleAuthMiddleware
+from api.pages.setup import SetupController
 from api.pages.sign_in import HomeController, SignInController
 from api.pages.staff import StaffPageController
 from api.pages.stores import StorePagesController
@@ -80,7 +81,7 @@ def console_routers(settings: Settings, clock: Clock) -> list[Router]:
     )
     public = Router(
         path=CONSOLE,
-        route_handlers=[SignInController],
+        route_handlers=[SignInController, SetupController],
         opt={"exclude_from_auth": True},
         include_in_schema=False,
         exception_handlers=console_exception_handlers,

@@ -93,6 +93,7 @@ async def test_every_console_answer_carries_the_strict_headers(client: Client, h
     anonymous = httpx.AsyncClient(transport=client._transport, base_url="http://testserver")
     async with anonymous:
         answers.append(await anonymous.get("/console/sign-in"))
+        answers.append(await anonymous.get("/console/setup"))
         answers.append(await anonymous.get("/console/flags"))
     for answer in answers:
         url = str(answer.request.url)
@@ -105,7 +106,7 @@ async def test_every_console_answer_carries_the_strict_headers(client: Client, h
 async def test_every_page_loads_only_this_servers_files_and_no_inline_code(client: Client, hostile: list[str]) -> None:
     anonymous = httpx.AsyncClient(transport=client._transport, base_url="http://testserver")
     async with anonymous:
-        pages = [(await anonymous.get("/console/sign-in")).text]
+        pages = [(await anonymous.get("/console/sign-in")).text, (await anonymous.get("/console/setup")).text]
     pages += [(await client.get(url)).text for url in hostile]
     assets = set()
     for page in pages:
@@ -117,12 +118,12 @@ async def test_every_page_loads_only_this_servers_files_and_no_inline_code(clien
             assert not parts.scheme and not parts.netloc, f"{url}: another origin"
             assert url.startswith("/"), url
         assets |= {u for u in found.urls if u.startswith(("/static/", "/console/static/"))}
-    assert len(assets) == 4, assets  # pico, htmx, and the console's own CSS and JS
+    assert len(assets) == 5, assets  # pico, htmx, and the console's own CSS, JS and icon
     for url in sorted(assets):
         answer = await client.get(url)
         assert answer.status_code == 200, url
         assert answer.headers["x-content-type-options"] == "nosniff", url
-        kind = "text/css" if url.endswith(".css") else "text/javascript"
+        kind = {"css": "text/css", "svg": "image/svg+xml"}.get(url.rsplit(".", 1)[-1], "text/javascript")
         assert answer.headers["content-type"].startswith(kind), url
 
 
