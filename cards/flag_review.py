@@ -273,12 +273,12 @@ QUEUE_FIRST_RULE = HELD_RULE
 @dataclass(frozen=True, slots=True)
 class Queue:
     flags: list[wire.FlagView]
-    total: int  # open flags matching the filter, of which `flags` are the first
+    total: int  # open flags matching the filter, of which `flags` are those from the offset asked for
 
 
-async def review_queue(business_id: UUID, search: FlagFilter, limit: int) -> Queue:
+async def review_queue(business_id: UUID, search: FlagFilter, limit: int, offset: int = 0) -> Queue:
     """The open flags matching `search` in the order an owner should decide them: held free items
-    first, then by severity (high first), then oldest first."""
+    first, then by severity (high first), then oldest first; `limit` of them from `offset` on."""
     search = FlagFilter(**{**_fields(search), "status": "open"})
     keys = await Flag.select(Flag.id, Flag.rule, Flag.severity, Flag.created_at).where(flag_where(business_id, search))
     keys.sort(
@@ -289,7 +289,7 @@ async def review_queue(business_id: UUID, search: FlagFilter, limit: int) -> Que
             str(r["id"]),
         )
     )
-    first = [stored_uuid(r["id"]) for r in keys[:limit]]
+    first = [stored_uuid(r["id"]) for r in keys[offset : offset + limit]]
     rows = await Flag.select(*FLAG_COLUMNS).where(Flag.id.is_in(first)) if first else []
     by_id = {stored_uuid(r["id"]): r for r in rows}
     return Queue(flags=await flag_views([by_id[i] for i in first if i in by_id]), total=len(keys))

@@ -81,8 +81,10 @@ class FlagQueueController(Controller):
     @get(name="console.flags")
     async def queue(self, request: Request[Any, Any, Any], actor: NamedDependency[StaffIdentity]) -> Template:
         search, values, problems = _search(request.query_params)
+        offset_text = str(request.query_params.get("offset", ""))
+        offset = int(offset_text) if offset_text.isdigit() and len(offset_text) < 9 else 0
         try:
-            found = await flag_review.review_queue(actor.business_id, search, QUEUE_LENGTH)
+            found = await flag_review.review_queue(actor.business_id, search, QUEUE_LENGTH, offset)
         except DomainError as exc:  # e.g. a period that ends before it starts
             problems.append(exc.detail)
             found = flag_review.Queue(flags=[], total=0)
@@ -94,6 +96,9 @@ class FlagQueueController(Controller):
                 "actor": actor,
                 "flags": found.flags,
                 "total": found.total,
+                "offset": offset,
+                "page_query": {k: v for k, v in values.items() if v},
+                "page_size": QUEUE_LENGTH,
                 "evidence": await evidence_for(actor.business_id, found.flags),
                 "decide_all_at": decide_all_at(found.flags),
                 "values": values,

@@ -245,3 +245,37 @@ async def test_the_filters_narrow_the_queue(client: Client, clock: FakeClock) ->
     assert await listed(until="2026-11-23") == [str(other), cap["id"]]
     response = await client.get("/console/flags", params={"card": "not-a-card"})
     assert "is not an id this console knows" in response.text
+
+
+async def test_a_long_queue_is_read_a_hundred_at_a_time_with_its_filters_kept(client: Client, clock: FakeClock) -> None:
+    cafe = await set_up_cafe(client)
+    made = []
+    for n in range(105):
+        clock.advance(seconds=1)
+        made.append(
+            str(
+                await raise_flag(
+                    business_id=UUID(cafe.business_id),
+                    rule="scanner_burst",
+                    severity="high",
+                    explanation=f"Burst {n}.",
+                    evidence={},
+                    now=clock.now,
+                    store_id=UUID(cafe.store_id),
+                )
+            )
+        )
+    await sign_in(client, OWNER_EMAIL)
+    first = (await client.get("/console/flags", params={"rule": "scanner_burst"})).text
+    assert "105 open flags, the first 100 shown." in first
+    assert order_of(first, made) == made[:100], "oldest first"
+    assert '<a href="/console/flags?rule=scanner_burst&amp;offset=100">The next 5</a>' in first
+    assert "Earlier in the queue" not in first
+    second = (await client.get("/console/flags", params={"rule": "scanner_burst", "offset": "100"})).text
+    assert "105 open flags, numbers 101 to 105 shown." in second
+    assert order_of(second, made) == made[100:]
+    assert '<a href="/console/flags?rule=scanner_burst&amp;offset=0">Earlier in the queue</a>' in second
+    assert "The next" not in second
+    for nonsense in ("-5", "abc", "9" * 12):
+        page = await client.get("/console/flags", params={"offset": nonsense})
+        assert page.status_code == 200 and "the first 100 shown" in page.text, nonsense
