@@ -2,6 +2,7 @@
 threshold through the same `cards/programs.py` functions as `/v1/programs`, so a manager's
 relaxing is refused by the domain, in its own words."""
 
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -38,6 +39,7 @@ FIELD_WORDS = {
     "cooldown_s": "a cooldown from 0 to 86400 seconds",
     "daily_cap": "a daily cap from 1 to 100 punches",
     "excess_policy": "an excess policy: refuse or flag",
+    "ends_at": "an end as a date and a time (UTC), or nothing for a program that does not end",
 }
 
 
@@ -71,6 +73,26 @@ def _cents(text: str) -> Any:
     return text
 
 
+def end_field(moment: datetime | None) -> str:
+    """A program's end for the form's datetime-local field, in UTC to the second ('' for none)."""
+    return "" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _end(form: Any) -> Any:
+    """The end as typed: UNSET when the field still shows what the page showed (so a save of
+    other settings never moves it, even by the seconds the field cannot show), None when
+    emptied, else the UTC moment (text the struct refuses when it is not one)."""
+    typed = str(form.get("ends_at", "")).strip()
+    if "ends_at_was" in form and typed == str(form.get("ends_at_was", "")).strip():
+        return msgspec.UNSET
+    if not typed:
+        return None
+    try:
+        return datetime.fromisoformat(typed).replace(tzinfo=UTC)
+    except ValueError:
+        return typed
+
+
 def _program_fields(form: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "name": str(form.get("name", "")),
@@ -83,6 +105,8 @@ def _program_fields(form: Any) -> dict[str, Any]:
     fields["risk"] = {
         name: _number(str(form.get(f"risk_{name}", "")).strip(), kind) for name, kind in THRESHOLDS.items()
     }
+    if (end := _end(form)) is not msgspec.UNSET:
+        fields["ends_at"] = end
     return fields
 
 
@@ -93,6 +117,7 @@ def _context(actor: StaffIdentity, program: wire.Program | None) -> dict[str, An
         "risk": program.risk if program else DEFAULT_RISK,
         "threshold_words": words.THRESHOLD_WORDS,
         "thresholds": {name: kind.__name__ for name, kind in THRESHOLDS.items()},
+        "ends_at": end_field(program.ends_at if program else None),
     }
 
 

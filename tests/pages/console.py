@@ -71,3 +71,35 @@ def links(page: str) -> Links:
     parser = Links()
     parser.feed(page)
     return parser
+
+
+class _FormFields(HTMLParser):
+    def __init__(self, action: str) -> None:
+        super().__init__()
+        self.action, self.inside, self.select = action, False, ""
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag == "form":
+            self.inside = named.get("action") == self.action and named.get("method") == "post"
+        elif not self.inside:
+            return
+        elif tag == "input" and named.get("name"):
+            self.fields[str(named["name"])] = named.get("value") or ""
+        elif tag == "select":
+            self.select = str(named.get("name", ""))
+        elif tag == "option" and "selected" in named and self.select:
+            self.fields[self.select] = str(named.get("value"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+
+
+def form_fields(page: str, action: str) -> dict[str, str]:
+    """The fields of the page's POST form to `action`, with the values the page gives them: what a
+    browser sends when the form is saved untouched."""
+    parser = _FormFields(action)
+    parser.feed(page)
+    return parser.fields

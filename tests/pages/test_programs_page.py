@@ -9,7 +9,7 @@ from api.pages.words import THRESHOLD_WORDS
 from cards import programs
 from cards.tables import AuditLog, Program
 from mobile_contract.programs import RiskThresholds
-from tests.pages.console import post_form, sign_in
+from tests.pages.console import form_fields, post_form, sign_in
 from tests.support import OWNER_EMAIL, set_up_cafe
 
 Client = httpx.AsyncClient
@@ -81,3 +81,45 @@ async def test_an_out_of_range_rule_is_refused_in_words(client: Client) -> None:
     await sign_in(client, OWNER_EMAIL)
     answer = await post_form(client, PAGE, PAGE, **_form(stamp_lifetime_s="600"))
     assert answer.status_code == 400 and "stamp lifetime from 10 to 120 seconds" in answer.text
+
+
+async def test_saving_a_program_as_shown_changes_nothing(client: Client) -> None:
+    """Whatever the API set (an end to the microsecond, a price, thresholds with many decimals),
+    the console's form saved untouched leaves the program as it was and logs no change; so a
+    manager saving a tightened daily cap is not refused for relaxing what the form could not show."""
+    cafe = await set_up_cafe(client)
+    odd = {
+        "reward_value_cents": 455,
+        "ends_at": "2027-01-31T17:45:12.123456+00:00",
+        "risk": {"concentration_share": 0.123456789, "travel_max_kmh": 199.99, "one_cashier_chance": 0.00012},
+    }
+    set_odd = await client.patch(f"/v1/programs/{cafe.program_id}", headers=cafe.owner, json=odd)
+    assert set_odd.status_code == 200, set_odd.text
+    before = set_odd.json()
+    await cafe.add_staff("manager", "manager@cafe.test")
+    await sign_in(client, "manager@cafe.test")
+    url = f"{PAGE}/{cafe.program_id}"
+    fields = form_fields((await client.get(url)).text, url)
+    assert fields["ends_at"] == "2027-01-31T17:45:12" and fields["reward_value"] == "4.55"
+    logged = len(await _actions())
+    saved = await client.post(url, data=fields)
+    assert saved.status_code == 303, saved.text
+    assert (await client.get(f"/v1/programs/{cafe.program_id}", headers=cafe.owner)).json() == before
+    assert len(await _actions()) == logged, "nothing changed, nothing logged"
+
+    tightened = await client.post(url, data=fields | {"daily_cap": "2"})
+    assert tightened.status_code == 303, tightened.text
+    after = (await client.get(f"/v1/programs/{cafe.program_id}", headers=cafe.owner)).json()
+    assert after == before | {"daily_cap": 2}
+
+    # Moving the end later relaxes the program: refused to a manager, in words.
+    fields["daily_cap"] = "2"
+    later = await client.post(url, data=fields | {"ends_at": "2027-03-01T00:00:00"})
+    assert later.status_code == 403
+    assert "Only an owner may relax the program&#39;s end; a manager may only tighten them." in later.text
+    earlier = await client.post(url, data=fields | {"ends_at": "2027-01-15T12:00"})
+    assert earlier.status_code == 303, earlier.text
+    ends = (await client.get(f"/v1/programs/{cafe.program_id}", headers=cafe.owner)).json()["ends_at"]
+    assert ends.startswith("2027-01-15T12:00:00")
+    nonsense = await client.post(url, data=fields | {"ends_at": "next Tuesday"})
+    assert nonsense.status_code == 400 and "an end as a date and a time (UTC)" in nonsense.text

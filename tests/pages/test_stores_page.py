@@ -2,13 +2,12 @@
 closing it, and a scanner's secret shown once (text and QR), through `cards/stores.py`."""
 
 import hashlib
-from html.parser import HTMLParser
 from typing import Any
 
 import httpx
 
 from cards.tables import AuditLog, Scanner, Store
-from tests.pages.console import post_form, sign_in
+from tests.pages.console import form_fields, post_form, sign_in
 from tests.support import OWNER_EMAIL, set_up_cafe
 
 Client = httpx.AsyncClient
@@ -92,28 +91,6 @@ async def test_a_manager_runs_stores_as_the_api_lets_them(client: Client) -> Non
         assert (await other.get(url)).status_code in (303, 403), "cashiers never reach the console"
 
 
-class _FormFields(HTMLParser):
-    """The fields of the page's form posting to `action`, with the values the page gives them."""
-
-    def __init__(self, action: str) -> None:
-        super().__init__()
-        self.action, self.inside = action, False
-        self.fields: dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        named = dict(attrs)
-        if tag == "form":
-            self.inside = named.get("action") == self.action
-        elif self.inside and tag == "input" and named.get("name"):
-            self.fields[str(named["name"])] = named.get("value") or ""
-        elif self.inside and tag == "option" and "selected" in named:
-            self.fields["time_zone"] = str(named.get("value"))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self.inside = False
-
-
 async def test_saving_a_store_as_shown_keeps_every_opening_period(client: Client) -> None:
     """A day the API gave several periods (a lunch break, a late opening) comes back from the
     console's editor whole: saving the form untouched changes nothing."""
@@ -129,12 +106,9 @@ async def test_saving_a_store_as_shown_keeps_every_opening_period(client: Client
     before = set_hours.json()
     await sign_in(client, OWNER_EMAIL)
     url = f"{PAGE}/{cafe.store_id}"
-    form = _FormFields(url)
-    form.feed((await client.get(url)).text)
-    assert {"mon_opens", "mon_opens_2", "mon_opens_3", "tue_opens_2"} <= set(form.fields), (
-        "a row per period, and one spare"
-    )
-    saved = await client.post(url, data=form.fields)
+    fields = form_fields((await client.get(url)).text, url)
+    assert {"mon_opens", "mon_opens_2", "mon_opens_3", "tue_opens_2"} <= set(fields), "a row per period, and a spare"
+    saved = await client.post(url, data=fields)
     assert saved.status_code == 303, saved.text
     after = (await client.get(f"/v1/stores/{cafe.store_id}", headers=cafe.owner)).json()
     assert after["opening_hours"] == before["opening_hours"]
@@ -143,8 +117,7 @@ async def test_saving_a_store_as_shown_keeps_every_opening_period(client: Client
     # A second period added in the spare row is kept.
     added = await client.post(
         url,
-        data=form.fields
-        | {"tue_opens": "08:00", "tue_closes": "12:00", "tue_opens_2": "14:00", "tue_closes_2": "18:00"},
+        data=fields | {"tue_opens": "08:00", "tue_closes": "12:00", "tue_opens_2": "14:00", "tue_closes_2": "18:00"},
     )
     assert added.status_code == 303, added.text
     tuesday = [
