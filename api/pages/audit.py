@@ -3,7 +3,6 @@ console's cookie: the same `cards/audit_log.py` and `cards/exports.py` functions
 `/v1/audit-log` and `/v1/exports/*.csv`."""
 
 import re
-from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -11,8 +10,8 @@ from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.response import Template
 
-from api.pages.flags import _date, _search
-from api.pages.forms import uuid_or_none
+from api.pages.flags import _search
+from api.pages.forms import period, uuid_or_none
 from cards import audit_log, exports, staff, stores
 from cards.identity import StaffIdentity
 
@@ -32,17 +31,15 @@ def _audit_search(query: Any) -> tuple[audit_log.AuditFilter, dict[str, str], li
         ids[key] = uuid_or_none(values[key])
         if values[key] and ids[key] is None:
             problems.append(f"The {words} “{values[key]}” is not an id this console knows; it was left out.")
-    since, until = _date(values["since"]), _date(values["until"])
-    for key, moment in (("since", since), ("until", until)):
-        if values[key] and moment is None:
-            problems.append(f"“{values[key]}” is not a date (year-month-day); it was left out.")
+    since, until, wrong_days = period(values["since"], values["until"])
+    problems += wrong_days
     offset = int(values["offset"]) if values["offset"].isdigit() and len(values["offset"]) < 9 else 0
     search = audit_log.AuditFilter(
         action=action,
         subject_id=ids["subject"],
         actor_id=ids["actor"],
         since=since,
-        until=until + timedelta(days=1) if until else None,  # through the whole of that day
+        until=until,
     )
     return search, values, problems, offset
 

@@ -1,6 +1,5 @@
 """The review queue: open flags in the order to decide them, with their evidence, and deciding them."""
 
-from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
@@ -10,7 +9,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from api.pages.errors import error_page, is_htmx
-from api.pages.forms import REASON_NEEDED, back, reason, uuid_or_none
+from api.pages.forms import REASON_NEEDED, back, period, reason, uuid_or_none
 from api.pages.words import RULE_TITLES
 from cards import flag_review, stores
 from cards import staff as staff_accounts
@@ -26,13 +25,6 @@ QUEUE_LENGTH = 100
 DECISIONS: dict[str, Literal["approved", "rejected"]] = {"approved": "approved", "rejected": "rejected"}
 
 
-def _date(text: str | None) -> datetime | None:
-    try:
-        return datetime.combine(datetime.strptime(text, "%Y-%m-%d").date(), time(), UTC) if text else None
-    except ValueError:
-        return None
-
-
 def _search(query: Any) -> tuple[FlagFilter, dict[str, str], list[str]]:
     """The queue's filters from the GET form: the filter, the values to show back, and what was not understood."""
     values = {
@@ -44,10 +36,8 @@ def _search(query: Any) -> tuple[FlagFilter, dict[str, str], list[str]]:
         ids[key] = uuid_or_none(values[key])
         if values[key] and ids[key] is None:
             problems.append(f"The {words} “{values[key]}” is not an id this console knows; it was left out.")
-    since, until = _date(values["since"]), _date(values["until"])
-    for key, moment in (("since", since), ("until", until)):
-        if values[key] and moment is None:
-            problems.append(f"“{values[key]}” is not a date (year-month-day); it was left out.")
+    since, until, wrong_days = period(values["since"], values["until"])
+    problems += wrong_days
     rule = values["rule"] if values["rule"].replace("_", "").isalnum() else None
     search = FlagFilter(
         store_id=ids["store"],
@@ -56,7 +46,7 @@ def _search(query: Any) -> tuple[FlagFilter, dict[str, str], list[str]]:
         card_id=ids["card"],
         rule=rule or None,
         since=since,
-        until=until + timedelta(days=1) if until else None,  # through the whole of that day
+        until=until,
     )
     return search, values, problems
 

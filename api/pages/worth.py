@@ -2,14 +2,14 @@
 program's reward price, flags by rule, and the cashiers and scanners behind the most flags
 (`cards/guard_worth.py`)."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.response import Template
 
-from api.pages.flags import _date
+from api.pages.forms import period
 from cards.clock import Clock
 from cards.guard_worth import guard_worth
 from cards.identity import StaffIdentity
@@ -24,29 +24,22 @@ class GuardWorthPageController(Controller):
     async def show(
         self, request: Request[Any, Any, Any], actor: NamedDependency[StaffIdentity], clock: NamedDependency[Clock]
     ) -> Template:
-        today = clock().date()
+        today = datetime.combine(clock().date(), time(), UTC)
         values = {k: str(request.query_params.get(k, "")).strip() for k in ("since", "until")}
-        problems = []
-        for key in ("since", "until"):
-            if values[key] and _date(values[key]) is None:
-                problems.append(
-                    f"“{values[key]}” is not a date (year-month-day); the last {DEFAULT_DAYS} days are shown."
-                )
-                values = {"since": "", "until": ""}
-        since = _date(values["since"]) or _date((today - timedelta(days=DEFAULT_DAYS - 1)).isoformat())
-        through = _date(values["until"]) or _date(today.isoformat())
-        assert since is not None and through is not None
-        if since > through:
-            problems.append("The period starts after it ends; the two dates were swapped.")
-            since, through = through, since
-        worth = await guard_worth(actor.business_id, since, through + timedelta(days=1))
+        since, until, problems = period(values["since"], values["until"])
+        since = since or today - timedelta(days=DEFAULT_DAYS - 1)
+        until = until or today + timedelta(days=1)
+        if since >= until:  # a start after today's end, with no end typed
+            problems.append("The period starts after it ends; the last days up to today are shown.")
+            since, until = today - timedelta(days=DEFAULT_DAYS - 1), today + timedelta(days=1)
+        worth = await guard_worth(actor.business_id, since, until)
         return Template(
             template_name="worth.html",
             context={
                 "actor": actor,
                 "worth": worth,
                 "since": since.date(),
-                "through": through.date(),
+                "through": (until - timedelta(days=1)).date(),
                 "problems": problems,
             },
         )

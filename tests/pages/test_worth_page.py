@@ -105,11 +105,12 @@ async def test_the_page_shows_the_period_in_words_and_numbers(client: Client, cl
     wider = (await client.get("/console/worth", params={"since": old.date().isoformat()})).text
     assert "A till punching unusually fast" in wider
     swapped = (await client.get("/console/worth", params={"since": "2026-11-20", "until": "2026-11-01"})).text
-    assert "The period starts after it ends; the two dates were swapped." in swapped
+    assert "The period started after it ended; the two dates were swapped." in swapped
     assert "From 2026-11-01 through 2026-11-20" in swapped
     nonsense = await client.get("/console/worth", params={"since": "yesterday", "until": "9999-99-99"})
     assert nonsense.status_code == 200
-    assert "“yesterday” is not a date (year-month-day); the last 30 days are shown." in nonsense.text
+    assert "“yesterday” is not a date (year-month-day, from 2000 to 2999); it was left out." in nonsense.text
+    assert "From 2026-10-25 through 2026-11-23" in " ".join(nonsense.text.split()), "the last 30 days"
 
 
 async def test_a_manager_sees_the_panel_and_a_stranger_is_sent_to_sign_in(client: Client, clock: FakeClock) -> None:
