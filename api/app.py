@@ -11,6 +11,7 @@ from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import CacheControlHeader, MutableScopeHeaders
 from litestar.di import Provide
+from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -38,6 +39,7 @@ from api.controllers.staff import StaffController
 from api.controllers.stores import ScannerController, StoreController
 from api.openapi import SECURITY_SCHEMES, document
 from api.pages import console_routers, csrf_config, security_headers, template_config
+from api.pages.errors import unrouted
 from api.problems import ProblemRequest, exception_handlers, problem_details_plugin
 from api.rate_limits import rate_limit_guard
 from api.request_log import RequestLog, request_state
@@ -193,7 +195,8 @@ def create_app(
         cors_config=cors(settings),
         guards=[rate_limit_guard(settings, clock)],
         plugins=[problem_details_plugin()],
-        exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        # No route took it: the console's page under /console, problem+json elsewhere.
+        exception_handlers={**exception_handlers, NotFoundException: unrouted, MethodNotAllowedException: unrouted},  # type: ignore[dict-item]
         lifespan=[database_pool, periodic_sweep(settings, clock)],
         request_max_body_size=settings.max_body_bytes,
         request_class=ProblemRequest,

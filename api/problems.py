@@ -97,7 +97,7 @@ class ProblemRequest(Request[Any, Any, Any]):
             raise MalformedBody(detail="The body is not valid JSON") from exc
 
 
-def _from_http(exc: HTTPException) -> ProblemDetailsException:
+def http_problem(exc: HTTPException) -> ProblemDetailsException:
     if exc.status_code >= 500 and exc.status_code != 503:
         # Litestar's own 500s (a misconfiguration, say) carry internal text: log it, answer nothing of it.
         log.error("server error %s: %s", exc.status_code, exc.detail, exc_info=exc)
@@ -150,7 +150,7 @@ def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response
 def problem_details_plugin() -> ProblemDetailsPlugin:
     return ProblemDetailsPlugin(
         ProblemDetailsConfig(
-            exception_to_problem_detail_map={DomainError: _from_domain, HTTPException: _from_http},
+            exception_to_problem_detail_map={DomainError: _from_domain, HTTPException: http_problem},
         )
     )
 

@@ -9,6 +9,7 @@ from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Redirect, Template
 
 from api.pages.session import NotSignedIn
+from api.problems import http_problem
 from cards.errors import DomainError
 
 log = logging.getLogger("punchguard")
@@ -60,6 +61,17 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
 def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_page(request, 500, "Something went wrong on our side. Reload the page to see what was saved.")
+
+
+def unrouted(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """No route took the request (an unknown path, an id that is not one, a method the page does
+    not take): under /console the console's page in words, elsewhere the API's problem+json."""
+    path = request.url.path
+    if path != "/console" and not path.startswith("/console/"):
+        return http_problem(exc).to_response(request)
+    if isinstance(exc, NotFoundException):
+        return error_page(request, 404, "There is no such page.")
+    return error_page(request, exc.status_code, "This page cannot be used that way. Go back and use its links.")
 
 
 console_exception_handlers: Any = {

@@ -47,10 +47,8 @@ async def test_every_path_answers_every_method_without_a_server_error(client: ht
                 assert response.status_code < 500, (method, path, response.text)
                 assert response.headers.get("x-request-id"), (method, path)
                 if response.status_code >= 400:
-                    # The API answers problem+json; the owner's console, pages that say what went wrong
-                    # (but for a 405, which the router answers before any console handler runs).
-                    console = path.startswith("/console") and response.status_code != 405
-                    kind = "text/html" if console else "application/problem+json"
+                    # The API answers problem+json; the owner's console, pages that say what went wrong.
+                    kind = "text/html" if path.startswith("/console") else "application/problem+json"
                     assert response.headers["content-type"].startswith(kind), (method, path)
                     assert "scope" not in response.text and "Traceback" not in response.text
                 if method == "OPTIONS":

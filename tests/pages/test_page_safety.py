@@ -140,3 +140,31 @@ async def test_htmx_is_configured_to_need_no_inline_style_or_eval(client: Client
     page = (await client.get("/console/sign-in")).text
     assert '"includeIndicatorStyles": false' in page
     assert '"allowEval": false' in page
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/console/nosuchpage"),
+        ("GET", "/console/cards/notauuid"),
+        ("GET", "/console/stores/12345"),
+        ("GET", "/console/programs/%00"),
+        ("POST", "/console/worth"),
+        ("DELETE", "/console/flags"),
+    ],
+)
+async def test_a_console_address_no_page_answers_is_a_page_in_words(client: Client, method: str, path: str) -> None:
+    await set_up_cafe(client)
+    await sign_in(client, OWNER_EMAIL)
+    answer = await client.request(method, path)
+    assert answer.status_code in (403, 404, 405), answer.text
+    assert answer.headers["content-type"].startswith("text/html"), answer.text
+    assert answer.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert "There is no such page." in answer.text or "This page cannot be used that way." in answer.text
+
+
+async def test_the_apis_unknown_addresses_stay_problem_json(client: Client) -> None:
+    for method, path in (("GET", "/v1/nosuchthing"), ("GET", "/v1/cards/notauuid/timeline"), ("DELETE", "/v1/setup")):
+        answer = await client.request(method, path)
+        assert answer.status_code in (404, 405)
+        assert answer.headers["content-type"].startswith("application/problem+json"), (path, answer.text)
