@@ -7,8 +7,12 @@ from uuid import UUID
 import msgspec
 
 Id = UUID
-# No control characters: PostgreSQL refuses NUL in text, and none belongs in a name.
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$")]
+# Something to read (not only spaces), and no control characters: PostgreSQL refuses NUL in
+# text, and none belongs in a name.
+Name = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"),
+]
 # ASCII only (printable, no spaces): lower-casing then never changes the length, and
 # look-alike letters cannot make a second account that reads as the first.
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+$")]

@@ -89,3 +89,27 @@ async def test_a_cashier_needs_a_store(client: Client) -> None:
     )
     assert answer.status_code >= 400
     assert not await Staff.exists().where(Staff.email == "c@cafe.test")
+
+
+async def test_a_name_of_only_spaces_is_refused_in_words(client: Client) -> None:
+    cafe = await set_up_cafe(client)
+    await sign_in(client, OWNER_EMAIL)
+    fields = {
+        "email": "c@cafe.test",
+        "password": "a long enough password",
+        "role": "cashier",
+        "store_id": cafe.store_id,
+    }
+    answer = await post_form(client, PAGE, f"{PAGE}/hire", name="   ", **fields)
+    assert answer.status_code == 400
+    assert "The form needs a name of 1 to 120 characters." in answer.text
+    store = await post_form(
+        client,
+        "/console/stores",
+        f"/console/stores/{cafe.store_id}",
+        name=" ",
+        time_zone="Europe/Paris",
+        latitude="48.85",
+        longitude="2.35",
+    )
+    assert store.status_code == 400 and "The form needs a name of 1 to 120 characters." in store.text
