@@ -21,11 +21,7 @@ from cards.flags import HELD_RULE, card_code, settle_flags_of_voided
 from cards.identity import StaffIdentity
 from cards.periods import check_window, utc
 from cards.punches import append_void
-from cards.tables import (
-    Flag,
-    FlagPunch,
-    LedgerEntry,
-)
+from cards.tables import Flag, FlagPunch, LedgerEntry, RedeemedPunch
 from crypto.keyring import Keyring
 from mobile_contract import review as wire
 from mobile_contract.problems import Problem
@@ -202,6 +198,7 @@ async def review_flag(
     """
     await refuse_own_flag(actor, flag_id)
     named = [stored_uuid(r["punch"]) for r in await FlagPunch.select(FlagPunch.punch).where(FlagPunch.flag == flag_id)]
+    refused_item = await _held_free_item(actor.business_id, flag_id) if decision == "rejected" else []
     async with write_transaction():
         claimed = await (
             Flag.update(
@@ -215,6 +212,11 @@ async def review_flag(
             .where((Flag.id == flag_id) & (Flag.business == actor.business_id) & (Flag.status == "open"))
             .returning(Flag.id)
         )
+        if claimed and refused_item:
+            # The flag now names the punches it refuses: its evidence, the card's page and the
+            # guard's worth all read them like any flag's.
+            await FlagPunch.insert(*(FlagPunch(flag=flag_id, punch=punch) for punch in refused_item))
+            named = refused_item
         if claimed:
             await record_action(
                 actor=actor,
@@ -239,6 +241,36 @@ async def review_flag(
     # which a transaction holding the claim could not do on PostgreSQL.
     voided = await _void(named, actor, now, keyring) if decision == "rejected" else []
     return wire.FlagReviewed(flag=await get_flag(actor.business_id, flag_id), voided=voided)
+
+
+async def _held_free_item(business_id: UUID, flag_id: UUID) -> list[UUID]:
+    """For a held free item (`HELD_RULE`) being rejected: the punches that free item would use, one
+    reward's worth of the candidates the till's audit found, oldest first, among those that still
+    count (not voided since, not used by another free item). Rejecting it voids them, so that the
+    customer's next try is not granted the same free item. Empty for any other flag."""
+    flag = (
+        await Flag.select(Flag.rule, Flag.evidence, Flag.card._.program._.punches_per_reward.as_alias("per_reward"))
+        .where((Flag.id == flag_id) & (Flag.business == business_id))
+        .first()
+    )
+    if flag is None or flag["rule"] != HELD_RULE or flag["per_reward"] is None:
+        return []
+    candidates = [UUID(str(i)) for i in (stored_json(flag["evidence"]) or {}).get("candidate_punch_ids", [])]
+    if not candidates:
+        return []
+    gone = {
+        stored_uuid(r["voids"])
+        for r in await LedgerEntry.select(LedgerEntry.voids).where(LedgerEntry.voids.is_in(candidates))
+    } | {
+        stored_uuid(r["punch"])
+        for r in await RedeemedPunch.select(RedeemedPunch.punch).where(RedeemedPunch.punch.is_in(candidates))
+    }
+    rows = (
+        await LedgerEntry.select(LedgerEntry.id)
+        .where(LedgerEntry.id.is_in(candidates) & (LedgerEntry.kind == "punch"))
+        .order_by(LedgerEntry.seq)
+    )
+    return [stored_uuid(r["id"]) for r in rows if stored_uuid(r["id"]) not in gone][: flag["per_reward"]]
 
 
 async def _void(punch_ids: list[UUID], actor: StaffIdentity, now: datetime, keyring: Keyring) -> list[wire.VoidedPunch]:

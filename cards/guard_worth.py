@@ -5,9 +5,10 @@ cashiers and scanners behind the most flags.
 A period is `since <= t < until` (UTC), as everywhere (cards/periods.py). A held free item is a
 `reward_held` flag raised in the period (one per card while it is open, however often the
 customer retries). A rejected punch is one an owner's rejection voided in the period, counted
-once whatever flags named it; refunds at the till are not the guard's work and are left out.
-Rejected punches become free items at the program's punches per reward, so 15 rejected punches
-of a ten-punch program are 1.5 free items.
+once whatever flags named it (a held free item refused is its punches); refunds at the till are
+not the guard's work and are left out. Rejected punches become free items at the program's
+punches per reward, so 15 rejected punches of a ten-punch program are 1.5 free items, and their
+worth is what the guard kept from being given away; free items still held are at stake, not saved.
 """
 
 from collections import Counter, defaultdict
@@ -39,6 +40,7 @@ class ProgramWorth:
     punches_per_reward: int
     held: int
     still_held: int  # of `held`, those whose flag is still open now
+    held_refused: int  # of `held`, those the owner rejected (their punches are among `rejected_punches`)
     rejected_punches: int
 
     @property
@@ -46,8 +48,9 @@ class ProgramWorth:
         return self.rejected_punches / self.punches_per_reward
 
     @property
-    def held_value_cents(self) -> int | None:
-        return None if self.reward_value_cents is None else self.held * self.reward_value_cents
+    def waiting_value_cents(self) -> int | None:
+        """What the free items still held are worth: at stake, not yet saved."""
+        return None if self.reward_value_cents is None else self.still_held * self.reward_value_cents
 
     @property
     def rejected_value_cents(self) -> int | None:
@@ -96,8 +99,13 @@ class GuardWorth:
 
     @property
     def value_cents(self) -> int:
-        """What the held and rejected free items are worth, over the programs that say a price."""
-        return sum((p.held_value_cents or 0) + (p.rejected_value_cents or 0) for p in self.programs)
+        """What was not given away: the rejected punches' worth, over the programs that say a price.
+        A held free item counts once it is refused (its punches are then rejected), not while it waits."""
+        return sum(p.rejected_value_cents or 0 for p in self.programs)
+
+    @property
+    def waiting_value_cents(self) -> int:
+        return sum(p.waiting_value_cents or 0 for p in self.programs)
 
 
 def _within(column: Timestamptz, since: datetime | None, until: datetime | None) -> Combinable | None:
@@ -125,10 +133,12 @@ async def guard_worth(business_id: UUID, since: datetime | None, until: datetime
 
     held: Counter[UUID] = Counter()
     still_held: Counter[UUID] = Counter()
+    held_refused: Counter[UUID] = Counter()
     for row in flags:
         if row["rule"] == HELD_RULE and row["program"] is not None:
             held[stored_uuid(row["program"])] += 1
             still_held[stored_uuid(row["program"])] += row["status"] == "open"
+            held_refused[stored_uuid(row["program"])] += row["status"] == "rejected"
 
     rejected_flags = Flag.select(Flag.id).where(
         _and(
@@ -152,6 +162,7 @@ async def guard_worth(business_id: UUID, since: datetime | None, until: datetime
             punches_per_reward=row["punches_per_reward"],
             held=held[program_id],
             still_held=still_held[program_id],
+            held_refused=held_refused[program_id],
             rejected_punches=rejected[program_id],
         )
         for row in await Program.select(

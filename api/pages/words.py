@@ -78,15 +78,15 @@ def consequences(rule: str, punches: int) -> dict[str, str]:
             )
         approve = f"Approving says the suspicion was unfounded: {counts} toward the reward again."
         reject = f"Rejecting says the suspicion was right: {voided}."
-    if rule == "reward_held":
-        # A held free item names no punch: deciding it pours nothing and voids nothing by itself.
+    if rule == "reward_held" and punches == 0:
+        # Rejecting a held free item voids the punches it would use (cards/flag_review.py).
         approve = (
             "Approving closes this hold as unfounded; the till checks the card again the next time the "
-            "customer asks, and pours the free item only if nothing holds it then."
+            "customer asks, and gives the free item if nothing else holds it then."
         )
         reject = (
-            "Rejecting closes it as right; it names no punch, so nothing is voided: reject the card's "
-            "other flags or freeze the card to stop the free item."
+            "Rejecting refuses this free item: the punches it would use (one free item's worth, oldest "
+            "first) are voided for good, and the card loses them."
         )
     return {"approve": approve, "reject": reject}
 

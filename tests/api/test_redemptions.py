@@ -726,3 +726,42 @@ async def test_flags_that_say_the_same_thing_are_one_reason_with_their_punches_c
     await till.punch(PER_REWARD - 1)
     held = _problem(await till.redeem(await till.code()), Problem.REWARD_HELD)
     assert held["reasons"] == ["3 punches under review: Punched again within a minute."]
+
+
+async def test_rejecting_a_held_free_item_refuses_it_and_approving_lets_it_through(till: Till) -> None:
+    """The owner's decision on a held free item is the free item's: rejecting it voids the punches
+    it would use (one reward's worth, oldest first), so the next try is not granted; approving it
+    lets the next try through."""
+    owner = till.cafe.owner
+
+    async def hold() -> str:
+        """A suspicion about the card as a whole holds the free item; the owner then clears it."""
+        card = await Card.select(Card.id, Card.program._.business.as_alias("business")).first()
+        assert card is not None
+        await Flag(
+            business=card["business"], card=card["id"], rule="staff_card", severity="low",
+            explanation="Looked wrong.", evidence={}, created_at=till.clock.now,
+        ).save()  # fmt: skip
+        _problem(await till.redeem(await till.code()), Problem.REWARD_HELD)
+        await Flag.update({Flag.status: "approved"}).where(Flag.rule == "staff_card")
+        [held] = await Flag.select(Flag.id).where((Flag.rule == "reward_held") & (Flag.status == "open"))
+        return str(held["id"])
+
+    punches = await till.punch(PER_REWARD + 2)
+    held = await hold()
+    rejected = await till.client.post(f"/v1/flags/{held}/reject", headers=owner, json={"reason": "A copied card"})
+    assert rejected.status_code == 200, rejected.text
+    assert [v["punch_id"] for v in rejected.json()["voided"]] == punches[:PER_REWARD]
+    assert rejected.json()["flag"]["punch_ids"] == punches[:PER_REWARD], "the flag names what it refused"
+    card = await till.customer.card()
+    assert (card["balance"], card["reward_status"]) == (2, "collecting")
+    _problem(await till.ask(), Problem.NOT_ENOUGH_PUNCHES)
+
+    # Full again, held again, and approved this time: the next try gives the free item.
+    more = await till.punch(PER_REWARD - 2)
+    again = await hold()
+    approved = await till.client.post(f"/v1/flags/{again}/approve", headers=owner, json={"reason": "Checked"})
+    assert approved.status_code == 200 and approved.json()["voided"] == []
+    granted = await till.redeem(await till.code())
+    assert granted.status_code == 201, granted.text
+    assert granted.json()["punches_used"] == punches[PER_REWARD:] + more

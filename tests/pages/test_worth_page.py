@@ -63,10 +63,12 @@ async def test_held_and_rejected_free_items_are_valued_at_the_reward_price(clien
 
     worth = await guard_worth(business, clock.now - timedelta(days=1), clock.now + timedelta(days=1))
     [program] = worth.programs
-    assert (program.held, program.still_held, program.rejected_punches) == (2, 1, 3)  # punches 1, 2 and 4
+    assert (program.held, program.still_held, program.held_refused) == (2, 1, 1)
+    # Punches 1, 2 and 4; the refused held item names none (the card had no free item's worth left).
+    assert program.rejected_punches == 3
     assert program.rejected_free_items == 0.3
-    assert (program.held_value_cents, program.rejected_value_cents) == (900, 135)
-    assert worth.value_cents == 1035 and worth.unpriced == []
+    assert (program.waiting_value_cents, program.rejected_value_cents) == (450, 135)
+    assert worth.value_cents == 135 and worth.waiting_value_cents == 450 and worth.unpriced == []
     rules = {r.rule: (r.raised, r.by_status) for r in worth.rules}
     assert rules["reward_held"] == (2, {"open": 1, "rejected": 1})
     assert rules["daily_cap"] == (1, {"rejected": 1})
@@ -97,7 +99,7 @@ async def test_the_page_shows_the_period_in_words_and_numbers(client: Client, cl
     await sign_in(client, OWNER_EMAIL)
     page = " ".join((await client.get("/console/worth")).text.split())
     assert "From 2026-10-25 through 2026-11-23" in page
-    assert "0.1</strong> free items\u2019 worth of punches rejected: worth <strong>0.45</strong>" in page
+    assert "0.1</strong> free items\u2019 worth of punches rejected: <strong>0.45</strong> not given away" in page
     assert "More punches in a day than the program allows" in page
     assert "A till punching unusually fast" not in page  # 45 days ago
     assert '<a href="/console/flags?cashier=' in page and "<bdi>Cashier</bdi></a>: 1 flag" in page
