@@ -125,7 +125,14 @@ def relaxed_settings(before: dict[str, Any], after: dict[str, Any]) -> list[str]
 
 def _in_words(setting: str) -> str:
     """A setting's name as the owner reads it: "risk.burst_punches" -> "the burst punches threshold"."""
-    named = {"active": "reopening the program", "ends_at": "the program's end", "reward_name": "the reward"}
+    named = {
+        "active": "reopening the program",
+        "ends_at": "the program's end",
+        "reward_name": "the reward",
+        "stamp_lifetime_s": "the stamp lifetime",
+        "cooldown_s": "the cooldown",
+        "risk.burst_window_s": "the burst window threshold",
+    }
     if setting in named:
         return named[setting]
     if setting.startswith("risk."):
@@ -146,7 +153,12 @@ def _refuse_unless_owner(actor: StaffIdentity, relaxed: list[str]) -> None:
 
 async def create_program(actor: StaffIdentity, request: wire.ProgramCreate, now: datetime) -> wire.Program:
     """A new program: owners only, since any program is a new way to earn free items."""
-    _refuse_unless_owner(actor, ["the program itself"])
+    if not actor.is_owner:
+        raise DomainError(
+            Problem.OWNER_REQUIRED,
+            "Only an owner creates a program: any program is a new way to earn free items.",
+            extra={"relaxed": ["the program itself"]},
+        )
     fields = msgspec.structs.asdict(request)
     fields["risk"] = msgspec.to_builtins(request.risk)
     program = Program(business=actor.business_id, **fields)

@@ -296,6 +296,11 @@ def _audit_view(member: wire.StaffMember) -> dict[str, Any]:
     return {"name": member.name, "role": member.role, "store_id": _text(member.store_id), "active": member.active}
 
 
+def _article(role: str) -> str:
+    """'an owner', 'a manager', 'a cashier'."""
+    return f"an {role}" if role[:1] in "aeiou" else f"a {role}"
+
+
 def _text(value: UUID | None) -> str | None:
     return None if value is None else str(value)
 
@@ -304,7 +309,9 @@ async def create_member(actor: StaffIdentity, request: wire.StaffCreate, now: da
     """Hire a member. An e-mail already used by this business's staff is EMAIL_TAKEN; one used at
     another business is no concern of this one's (T20)."""
     if not _may_grant(actor, request.role):
-        raise DomainError(Problem.FORBIDDEN, f"A {actor.role} cannot create a {request.role}")
+        raise DomainError(
+            Problem.FORBIDDEN, f"{_article(actor.role).capitalize()} cannot hire {_article(request.role)}"
+        )
     await _check_store(actor.business_id, request.store_id, request.role)
     email = request.email.lower()
     taken = DomainError(Problem.EMAIL_TAKEN)
@@ -360,7 +367,13 @@ async def update_member(
     """
     current = await get_member(actor.business_id, staff_id)
     if not _may_grant(actor, current.role) or (request.role and not _may_grant(actor, request.role)):
-        raise DomainError(Problem.FORBIDDEN, f"A {actor.role} cannot change a {current.role}")
+        who = current.role if not _may_grant(actor, current.role) else request.role
+        raise DomainError(
+            Problem.FORBIDDEN,
+            f"{_article(actor.role).capitalize()} cannot make anyone {_article(str(who))}"
+            if who != current.role
+            else f"{_article(actor.role).capitalize()} cannot change {_article(current.role)}'s account",
+        )
     if staff_id == actor.staff_id and (request.active is False or request.role not in (None, actor.role)):
         raise DomainError(Problem.FORBIDDEN, "You cannot disable or demote yourself")
     role = request.role or current.role

@@ -110,8 +110,16 @@ def _program_fields(form: Any) -> dict[str, Any]:
     return fields
 
 
-def _context(actor: StaffIdentity, program: wire.Program | None) -> dict[str, Any]:
+def state(program: wire.Program, now: datetime) -> str:
+    """A program's state in a word: open, closed (by hand), or ended (its end has passed)."""
+    if not program.active:
+        return "closed"
+    return "open" if programs.program_open(program.active, program.ends_at, now) else "ended"
+
+
+def _context(actor: StaffIdentity, program: wire.Program | None, now: datetime) -> dict[str, Any]:
     return {
+        "state": state(program, now) if program else None,
         "actor": actor,
         "program": program,
         "risk": program.risk if program else DEFAULT_RISK,
@@ -125,8 +133,12 @@ class ProgramPagesController(Controller):
     path = "/programs"
 
     @get(name="console.programs")
-    async def list_all(self, actor: NamedDependency[StaffIdentity]) -> Template:
-        context = _context(actor, None) | {"programs": await programs.list_programs(actor.business_id)}
+    async def list_all(self, actor: NamedDependency[StaffIdentity], clock: NamedDependency[Clock]) -> Template:
+        found = await programs.list_programs(actor.business_id)
+        context = _context(actor, None, clock()) | {
+            "programs": found,
+            "states": {p.id: state(p, clock()) for p in found},
+        }
         return Template(template_name="programs.html", context=context)
 
     @post(status_code=303)
@@ -141,9 +153,11 @@ class ProgramPagesController(Controller):
         return Redirect(f"{PROGRAMS_PAGE}/{program.id}", status_code=303)
 
     @get("/{program_id:uuid}", name="console.program")
-    async def show(self, program_id: FromPath[UUID], actor: NamedDependency[StaffIdentity]) -> Template:
+    async def show(
+        self, program_id: FromPath[UUID], actor: NamedDependency[StaffIdentity], clock: NamedDependency[Clock]
+    ) -> Template:
         program = await programs.get_program(program_id, actor.business_id)
-        return Template(template_name="program.html", context=_context(actor, program))
+        return Template(template_name="program.html", context=_context(actor, program, clock()))
 
     @post("/{program_id:uuid}", status_code=303)
     async def edit(

@@ -150,7 +150,8 @@ CAFE_PAGES = {
 def test_every_page_of_the_cafe_reads_on_a_phone_and_a_desktop(watched: Watched, cafe: Cafe) -> None:
     page = watched.page
     sign_in(page, cafe, OWNER_EMAIL)
-    for name, (path, heading) in CAFE_PAGES.items():
+    pages = CAFE_PAGES | {"card-page": (f"/console/cards/{cafe.card_id}", "Card")}
+    for name, (path, heading) in pages.items():
         page.goto(f"{cafe.url}{path}")
         expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
         page.set_viewport_size(PHONE)

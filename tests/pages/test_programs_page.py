@@ -123,3 +123,16 @@ async def test_saving_a_program_as_shown_changes_nothing(client: Client) -> None
     assert ends.startswith("2027-01-15T12:00:00")
     nonsense = await client.post(url, data=fields | {"ends_at": "next Tuesday"})
     assert nonsense.status_code == 400 and "an end as a date and a time (UTC)" in nonsense.text
+
+
+async def test_a_program_past_its_end_reads_as_ended(client: Client) -> None:
+    cafe = await set_up_cafe(client)
+    past = await client.patch(
+        f"/v1/programs/{cafe.program_id}", headers=cafe.owner, json={"ends_at": "2020-01-01T00:00:00+00:00"}
+    )
+    assert past.status_code == 200, past.text
+    await sign_in(client, OWNER_EMAIL)
+    page = (await client.get(f"{PAGE}/{cafe.program_id}")).text
+    assert '<small class="muted">ended</small>' in page and "; ended 2020-01-01 00:00 UTC." in page
+    assert "free items already earned stay redeemable" in page
+    assert ": 10 punches for <bdi>Free coffee</bdi> · ended</li>" in (await client.get(PAGE)).text

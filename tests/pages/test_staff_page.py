@@ -56,12 +56,18 @@ async def test_a_manager_is_refused_what_the_api_refuses_managers(client: Client
         client, PAGE, f"{PAGE}/hire", name="Sneaky", email="sneaky@cafe.test", password=PASSWORD, role="owner"
     )
     assert made_owner.status_code == 403
-    assert "A manager cannot create a owner" in made_owner.text
+    assert "A manager cannot hire an owner" in made_owner.text
     assert not await Staff.exists().where(Staff.email == "sneaky@cafe.test")
     promoted = await post_form(client, PAGE, f"{PAGE}/{other['id']}/disable", reason="Rival")
     assert promoted.status_code == 403
     assert (await Staff.select(Staff.active).where(Staff.id == other["id"]).first()) == {"active": True}
     assert "staff.disable" not in await _actions()
+    assert "A manager cannot change a manager&#39;s account" in promoted.text
+    cashier = await cafe.add_staff("cashier", "cass@cafe.test")
+    raised = await post_form(
+        client, PAGE, f"{PAGE}/{cashier['id']}/role", role="manager", store_id=cafe.store_id, reason="Promotion"
+    )
+    assert raised.status_code == 403 and "A manager cannot make anyone a manager" in raised.text
 
 
 async def test_hiring_with_a_short_password_says_so_in_words(client: Client) -> None:
