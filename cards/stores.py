@@ -155,14 +155,28 @@ async def update_store(actor: StaffIdentity, store_id: UUID, request: wire.Store
 
 
 async def register_scanner(
-    actor: StaffIdentity, store_id: UUID, request: wire.ScannerCreate, now: datetime
+    actor: StaffIdentity, store_id: UUID, request: wire.ScannerCreate, now: datetime, scanner_id: UUID | None = None
 ) -> wire.ScannerRegistered:
-    """Register a scanning device; its secret is returned once and only its hash is kept."""
+    """Register a scanning device; its secret is returned once and only its hash is kept.
+
+    `scanner_id`, when the caller chose one (the console's form carries one, so that sending the
+    form again registers nothing more), is refused with SCANNER_REGISTERED if this store has it
+    already; one used anywhere else is not taken (nothing is told about it)."""
     store = await get_store(actor.business_id, store_id)
     if not store.active:
         raise DomainError(Problem.STORE_INACTIVE, "This store is closed: reopen it before registering a scanner")
+    if scanner_id is not None and await Scanner.exists().where(Scanner.id == scanner_id):
+        if await Scanner.exists().where((Scanner.id == scanner_id) & (Scanner.store == store_id)):
+            raise DomainError(
+                Problem.SCANNER_REGISTERED,
+                "This scanner is registered already: its secret was shown once, when it was registered. "
+                "To pair another till, register a new scanner; to stop a lost one, revoke it.",
+            )
+        scanner_id = None
     secret = secrets.token_urlsafe(32)
     scanner = Scanner(store=store_id, name=request.name, secret_hash=hashlib.sha256(secret.encode()).hexdigest())
+    if scanner_id is not None:
+        scanner.id = scanner_id
     async with write_transaction():
         await scanner.save()
         await record_action(

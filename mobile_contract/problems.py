@@ -55,6 +55,7 @@ class Problem(Enum):
     # The café's set-up.
     INVALID_TIME_ZONE = _Problem("invalid-time-zone", 400, "Unknown IANA time zone")
     EMAIL_TAKEN = _Problem("email-taken", 409, "A staff member already uses this e-mail")
+    SCANNER_REGISTERED = _Problem("scanner-registered", 409, "This scanner is registered already")
     STORE_REQUIRED = _Problem("store-required", 400, "A cashier belongs to one store")
     STORE_INACTIVE = _Problem(
         "store-inactive", 403, "This store is closed in PunchGuard: its tills cannot punch or give free items"

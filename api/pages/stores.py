@@ -5,7 +5,7 @@ till) and revoke one, through the same `cards/stores.py` functions as `/v1/store
 import json
 from functools import cache
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 from zoneinfo import available_timezones
 
 import msgspec
@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from api import qr
 from api.pages.errors import error_page
+from api.pages.forms import uuid_or_none
 from cards import stores
 from cards.clock import Clock
 from cards.identity import StaffIdentity
@@ -164,6 +165,7 @@ class StorePagesController(Controller):
                 "actor": actor,
                 "store": store,
                 "scanners": await stores.list_scanners(actor.business_id, store_id),
+                "new_scanner_id": uuid4(),  # the next scanner's id, chosen by this page (see register_scanner)
                 "time_zones": time_zones(),
                 "hours": _hours_form(store),
             },
@@ -211,7 +213,10 @@ class StorePagesController(Controller):
             data = msgspec.convert({"name": str(form.get("name", ""))}, wire.ScannerCreate)
         except msgspec.ValidationError:
             return error_page(request, 400, "Give the scanner a name of 1 to 120 characters.")
-        registered = await stores.register_scanner(actor, store_id, data, clock())
+        # The form's own id for the scanner: the same form sent again (a reload) registers nothing more.
+        registered = await stores.register_scanner(
+            actor, store_id, data, clock(), scanner_id=uuid_or_none(form.get("scanner_id"))
+        )
         store = await stores.get_store(actor.business_id, store_id)
         # The answer to the POST itself, never a page to come back to: the secret is kept only as a hash.
         return Template(

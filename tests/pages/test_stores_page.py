@@ -126,3 +126,39 @@ async def test_saving_a_store_as_shown_keeps_every_opening_period(client: Client
         if p["day"] == "tue"
     ]
     assert [(p["opens"], p["closes"]) for p in tuesday] == [("08:00", "12:00"), ("14:00", "18:00")]
+
+
+async def test_sending_the_scanner_form_again_registers_nothing_more(client: Client) -> None:
+    """A reload of the page that shows a new scanner's secret sends its form again: the form names
+    the scanner it registers, so the second sending is refused in words and no second till appears."""
+    cafe = await set_up_cafe(client)
+    await sign_in(client, OWNER_EMAIL)
+    url = f"{PAGE}/{cafe.store_id}"
+    fields = form_fields((await client.get(url)).text, f"{url}/scanners") | {"name": "Till 2"}
+    assert fields["scanner_id"], "the form names the scanner it registers"
+    registered_before = (await _actions()).count("scanner.register")
+    first = await client.post(f"{url}/scanners", data=fields)
+    assert first.status_code == 200, first.text
+    again = await client.post(f"{url}/scanners", data=fields)
+    assert again.status_code == 409
+    assert "This scanner is registered already: its secret was shown once" in again.text
+    assert await Scanner.count().where(Scanner.name == "Till 2") == 1
+    assert (await _actions()).count("scanner.register") == registered_before + 1
+    # A fresh page offers a fresh id; an id some other scanner has is not taken over.
+    fresh = form_fields((await client.get(url)).text, f"{url}/scanners")
+    assert fresh["scanner_id"] != fields["scanner_id"]
+    other_store = await client.post(
+        "/v1/stores",
+        headers=cafe.owner,
+        json={"name": "Annex", "time_zone": "Europe/Paris", "latitude": 48.8, "longitude": 2.3},
+    )
+    assert other_store.status_code == 201, other_store.text
+    elsewhere = await client.post(
+        f"/v1/stores/{other_store.json()['id']}/scanners", headers=cafe.owner, json={"name": "Annex till"}
+    )
+    taken = await client.post(
+        f"{url}/scanners", data=fresh | {"name": "Till 3", "scanner_id": elsewhere.json()["scanner"]["id"]}
+    )
+    assert taken.status_code == 200, taken.text
+    [till_3] = await Scanner.select(Scanner.id, Scanner.store).where(Scanner.name == "Till 3")
+    assert str(till_3["id"]) != elsewhere.json()["scanner"]["id"] and str(till_3["store"]) == cafe.store_id
