@@ -2,8 +2,9 @@
 one against the ledger, through the same `cards/checkpoints.py` functions as
 `GET /v1/stores/{id}/checkpoints/{date}` and `POST /v1/checkpoints/verify`."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -27,6 +28,16 @@ NOT_A_CHECKPOINT = (
 )
 
 
+async def _last_finished_day(actor: StaffIdentity, now: datetime) -> str:
+    """The form's default day: the last one already over at every store of the business (a
+    checkpoint is for a finished local day), so the default never meets "not ended yet"."""
+    days = [
+        now.astimezone(ZoneInfo(store.time_zone)).date() - timedelta(days=1)
+        for store in await stores.list_stores(actor.business_id)
+    ]
+    return min(days, default=now.date() - timedelta(days=1)).isoformat()
+
+
 class CheckpointPagesController(Controller):
     path = "/checkpoints"
 
@@ -37,7 +48,7 @@ class CheckpointPagesController(Controller):
             context={
                 "actor": actor,
                 "stores": await stores.list_stores(actor.business_id),
-                "yesterday": (clock() - timedelta(days=1)).date().isoformat(),
+                "yesterday": await _last_finished_day(actor, clock()),
                 "report": None,
             },
         )
@@ -92,7 +103,7 @@ class CheckpointPagesController(Controller):
             context={
                 "actor": actor,
                 "stores": await stores.list_stores(actor.business_id),
-                "yesterday": (clock() - timedelta(days=1)).date().isoformat(),
+                "yesterday": await _last_finished_day(actor, clock()),
                 "report": report,
                 "checked_store": store,
             },

@@ -63,3 +63,16 @@ async def test_a_manager_checks_checkpoints_as_the_api_lets_them(client: Client,
         f"{PAGE}/download", params={"store": "00000000-0000-4000-8000-000000000000", "day": "2026-11-01"}
     )
     assert missing.status_code == 404
+
+
+async def test_the_forms_default_day_is_over_at_every_store(client: Client, clock: FakeClock) -> None:
+    """At 05:30 UTC it is still the evening before in Los Angeles: the form offers the day before
+    that, the last one finished there, and downloading it works."""
+    cafe, _, _, _ = await flagged_cafe(client, clock)  # the store is in America/Los_Angeles
+    clock.now = clock.now.replace(hour=5, minute=30) + timedelta(days=2)  # 21:30 in LA, a day later
+    await sign_in(client, OWNER_EMAIL)
+    page = (await client.get(PAGE)).text
+    local_yesterday = (clock.now - timedelta(days=2)).date().isoformat()
+    assert f'name="day" required value="{local_yesterday}"' in page
+    download = await client.get(f"{PAGE}/download", params={"store": cafe.store_id, "day": local_yesterday})
+    assert download.status_code == 200, download.text
