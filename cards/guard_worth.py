@@ -89,6 +89,10 @@ class GuardWorth:
         return sum(p.held for p in self.programs)
 
     @property
+    def still_held(self) -> int:
+        return sum(p.still_held for p in self.programs)
+
+    @property
     def rejected_free_items(self) -> float:
         return sum(p.rejected_free_items for p in self.programs)
 
