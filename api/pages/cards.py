@@ -9,7 +9,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from api.pages.errors import error_page
-from api.pages.flags import decide_all_at, evidence_for
+from api.pages.flags import decide_all_at, evidence_for, store_zones
 from api.pages.forms import REASON_NEEDED, reason
 from cards import devices, standing, timeline
 from cards.clock import Clock
@@ -47,6 +47,7 @@ class CardPageController(Controller):
                 "evidence": await evidence_for(actor.business_id, open_flags),
                 "decide_all_at": decide_all_at(open_flags),
                 "back": card_page(card_id),
+                "zones": await store_zones(actor.business_id),
             },
         )
 

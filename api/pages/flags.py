@@ -61,6 +61,11 @@ def decide_all_at(flags: list[wire.FlagView]) -> dict[UUID, int]:
     return {ids[0]: len(ids) for ids in per_card.values() if len(ids) > 1}
 
 
+async def store_zones(business_id: UUID) -> dict[UUID, str]:
+    """Each store's time zone, for showing a time where it happened."""
+    return {store.id: store.time_zone for store in await stores.list_stores(business_id)}
+
+
 async def evidence_for(business_id: UUID, flags: list[wire.FlagView]) -> dict[UUID, flag_review.EvidencePunch]:
     return await flag_review.evidence_punches(business_id, [p for f in flags for p in f.punch_ids])
 
@@ -94,6 +99,7 @@ class FlagQueueController(Controller):
                 "values": values,
                 "problems": problems,
                 "stores": store_list,
+                "zones": {store.id: store.time_zone for store in store_list},
                 "members": await staff_accounts.list_members(actor.business_id),
                 "scanners": scanners,
                 "rules": sorted(RULE_TITLES),
@@ -137,6 +143,7 @@ class FlagQueueController(Controller):
                 "decide_all_at": {},
                 "error": error,
                 "back": back(form, QUEUE),
+                "zones": await store_zones(actor.business_id),
             },
         )
 

@@ -22,6 +22,9 @@ async def test_a_cards_page_shows_its_standing_timeline_phones_and_flags(client:
     assert f'id="flag-{cap["id"]}"' in page.text
     assert page.text.count("<td>punch</td>") == 4
     assert customer.session["device_id"] in page.text
+    # Times where they happened: the store is in Los Angeles (10:00 there is 18:00 UTC).
+    assert "<td>punch</td><td>2026-11-23 10:00 PST</td>" in page.text.replace("\n", "")
+    assert "raised 2026-11-23 10:03 PST" in page.text
 
 
 async def test_freezing_and_unfreezing_a_card_from_its_page(client: Client, clock: FakeClock) -> None:
