@@ -81,6 +81,7 @@ class AuditLogPageController(Controller):
                 "members": await staff.list_members(actor.business_id),
                 "stores": await stores.list_stores(actor.business_id),
                 "next_query": {**shown, "offset": page.next_offset} if page.next_offset is not None else None,
+                "newer_query": {**shown, "offset": max(0, offset - PAGE_SIZE)} if offset else None,
             },
         )
 

@@ -1,8 +1,13 @@
 """The audit log with the API's filters, and the CSV exports behind the console's cookie, read
 through the same `cards/audit_log.py` and `cards/exports.py` functions as the API."""
 
+from uuid import UUID, uuid4
+
 import httpx
 
+from cards.audit_log import record_action
+from cards.identity import StaffIdentity
+from cards.tables import Staff
 from tests.pages.console import post_form, sign_in
 from tests.pages.test_queue import flagged_cafe
 from tests.support import OWNER_EMAIL, PASSWORD, FakeClock, set_up_cafe
@@ -63,3 +68,24 @@ async def test_a_manager_reads_the_audit_log_as_the_api_lets_them(client: Client
     await sign_in(client, "manager@cafe.test")
     assert (await client.get(PAGE)).status_code == 200
     assert (await client.get("/console/exports/punches.csv")).status_code == 200
+
+
+async def test_a_long_log_is_read_a_hundred_at_a_time_both_ways(client: Client, clock: FakeClock) -> None:
+    cafe = await set_up_cafe(client)
+    owner = await Staff.select(Staff.id).where(Staff.email == OWNER_EMAIL).first()
+    assert owner is not None
+    actor = StaffIdentity(staff_id=owner["id"], business_id=UUID(cafe.business_id), role="owner", store_id=None)
+    for n in range(150):
+        clock.advance(seconds=1)
+        await record_action(
+            actor=actor, action="card.freeze", subject_kind="card", subject_id=uuid4(), reason=f"R{n}", now=clock.now
+        )
+    await sign_in(client, OWNER_EMAIL)
+    first = (await client.get(PAGE, params={"action": "card.freeze"})).text
+    assert (
+        "Newer entries" not in first
+        and '<a href="/console/audit-log?action=card.freeze&amp;offset=100">Older entries</a>' in first
+    )
+    older = (await client.get(PAGE, params={"action": "card.freeze", "offset": "100"})).text
+    assert '<a href="/console/audit-log?action=card.freeze&amp;offset=0">Newer entries</a>' in older
+    assert "Older entries" not in older and older.count("<code>card.freeze</code>") == 50
