@@ -12,7 +12,7 @@ from litestar.response import Template
 
 from api.pages.flags import _search
 from api.pages.forms import period, uuid_or_none
-from cards import audit_log, exports, staff, stores
+from cards import audit_log, exports, programs, staff, stores
 from cards.identity import StaffIdentity
 
 PAGE_SIZE = 100
@@ -63,6 +63,21 @@ def _csv(text: str, filename: str) -> Response[str]:
     )
 
 
+async def _subjects(business_id: UUID) -> dict[UUID, tuple[str, str | None]]:
+    """What each subject of the log is called, and its console page: staff, stores, scanners and
+    programs by name (cards by their code, flags and the rest by kind, in the template)."""
+    named: dict[UUID, tuple[str, str | None]] = {}
+    for member in await staff.list_members(business_id):
+        named[member.id] = (member.name, None)
+    for store in await stores.list_stores(business_id):
+        named[store.id] = (store.name, f"/console/stores/{store.id}")
+        for scanner in await stores.list_scanners(business_id, store.id):
+            named[scanner.id] = (scanner.name, f"/console/stores/{store.id}")
+    for program in await programs.list_programs(business_id):
+        named[program.id] = (program.name, f"/console/programs/{program.id}")
+    return named
+
+
 class AuditLogPageController(Controller):
     path = "/audit-log"
 
@@ -80,6 +95,7 @@ class AuditLogPageController(Controller):
                 "problems": problems,
                 "members": await staff.list_members(actor.business_id),
                 "stores": await stores.list_stores(actor.business_id),
+                "subjects": await _subjects(actor.business_id),
                 "next_query": {**shown, "offset": page.next_offset} if page.next_offset is not None else None,
                 "newer_query": {**shown, "offset": max(0, offset - PAGE_SIZE)} if offset else None,
             },

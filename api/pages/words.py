@@ -4,9 +4,12 @@ in words what each rule means and what a decision will do."""
 import unicodedata
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup, escape
+
+from cards.flags import card_code
 
 RULE_TITLES = {
     "reward_held": "Free item held at the till",
@@ -117,7 +120,14 @@ THRESHOLD_WORDS = {
     "staffing) is held for review.",
 }
 
+
+def code_of_card(card_id: Any) -> str:
+    """A card's short code, as explanations name it ('7F3K')."""
+    return card_code(UUID(str(card_id)))
+
+
 FILTERS = {
+    "card_code": code_of_card,
     "local_time": local_time,
     "money": money,
     "name": shown_name,

@@ -33,6 +33,9 @@ async def test_the_audit_log_lists_and_filters_what_was_done(client: Client) -> 
     page = await client.get(PAGE)
     assert page.status_code == 200 and '<body class="page-audit-log"' in page.text
     assert "<code>staff.hire</code>" in page.text and "<code>store.create</code>" in page.text
+    # Subjects by name, with a link to their page where they have one.
+    assert "<td>staff <bdi>Cass</bdi></td>" in page.text
+    assert f'<td>store <a href="/console/stores/{cafe.store_id}"><bdi>Market St</bdi></a></td>' in page.text
     only = await client.get(PAGE, params={"action": "staff.hire"})
     assert "<code>staff.hire</code>" in only.text and "<code>store.create</code>" not in only.text
     odd = await client.get(PAGE, params={"action": "DROP TABLE", "since": "yesterday"})
