@@ -2,6 +2,7 @@
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
@@ -23,9 +24,25 @@ def is_htmx(request: Request[Any, Any, Any]) -> bool:
 def error_page(request: Request[Any, Any, Any], status: int, message: str) -> Response[Any]:
     return Template(
         template_name="error.html",
-        context={"status": status, "message": message, "actor": _signed_in(request)},
+        context={"status": status, "message": message, "actor": _signed_in(request), "came_from": _came_from(request)},
         status_code=status,
     )
+
+
+def _came_from(request: Request[Any, Any, Any]) -> str | None:
+    """The console page the request came from (its Referer, sent for this origin only), to go back
+    to; None when there is none, or it is another site's, or this very address."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc and referer.netloc != request.url.netloc:
+        return None
+    path = referer.path + (f"?{referer.query}" if referer.query else "")
+    if (
+        not referer.path.startswith("/console/")
+        or referer.path.startswith("/console//")
+        or referer.path == request.url.path
+    ):
+        return None
+    return path
 
 
 def _signed_in(request: Request[Any, Any, Any]) -> Any:

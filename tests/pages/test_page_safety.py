@@ -168,3 +168,20 @@ async def test_the_apis_unknown_addresses_stay_problem_json(client: Client) -> N
         answer = await client.request(method, path)
         assert answer.status_code in (404, 405)
         assert answer.headers["content-type"].startswith("application/problem+json"), (path, answer.text)
+
+
+async def test_an_error_page_leads_back_to_the_console_page_it_came_from_only(client: Client) -> None:
+    cafe = await set_up_cafe(client)
+    await sign_in(client, OWNER_EMAIL)
+    store = f"/console/stores/{cafe.store_id}"
+    from_store = await client.get("/console/cards/notauuid", headers={"referer": f"http://testserver{store}?x=1"})
+    assert f'<a href="{store}?x=1">Back to the page you came from</a>' in from_store.text
+    for referer in (
+        "https://evil.test/console/flags",
+        "http://testserver//evil.test/x",
+        "http://testserver/v1/stores",
+        "",
+    ):
+        answer = await client.get("/console/cards/notauuid", headers={"referer": referer})
+        assert "Back to the page you came from" not in answer.text, referer
+        assert '<a href="/console/flags">The review queue</a>' in answer.text
