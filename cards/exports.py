@@ -2,6 +2,7 @@
 
 import csv
 import io
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from cards.tables import (
 MAX_EXPORT_ROWS = 100_000
 # Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV injection").
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# What may come before a formula without showing: spaces, no-break and zero-width spaces, the BOM.
+_BLANKS = (" ", "\u00a0", "\u2007", "\u202f", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u3000", "\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +52,11 @@ def _cell(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     text = str(value)
-    # Names and receipts are typed by people; a leading apostrophe keeps a spreadsheet from running them.
-    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+    # Names and receipts are typed by people; a leading apostrophe keeps a spreadsheet from running
+    # them, judged on the first visible character (a spreadsheet may trim spaces and invisible marks
+    # first) and on its full-width forms.
+    first = text.lstrip("".join(_BLANKS))[:1]
+    return f"'{text}" if first and unicodedata.normalize("NFKC", first).startswith(_FORMULA_STARTS) else text
 
 
 def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

@@ -21,7 +21,7 @@ from cards.flags import HELD_RULE, card_code, settle_flags_of_voided
 from cards.identity import StaffIdentity
 from cards.periods import check_window, utc
 from cards.punches import append_void
-from cards.tables import Flag, FlagPunch, LedgerEntry, RedeemedPunch
+from cards.tables import Card, Flag, FlagPunch, LedgerEntry, RedeemedPunch
 from crypto.keyring import Keyring
 from mobile_contract import review as wire
 from mobile_contract.problems import Problem
@@ -400,6 +400,8 @@ async def review_card_flags(
     claimed, checked for separation of duties and logged on its own). A flag refused (e.g. one
     about the reviewer's own punches, or one another owner decided meanwhile) is reported, and
     the others are still decided."""
+    if not await Card.exists().where((Card.id == card_id) & (Card.program._.business == actor.business_id)):
+        raise DomainError(Problem.NOT_FOUND, "No such card")
     open_flags = await Flag.select(Flag.id).where(
         flag_where(actor.business_id, FlagFilter(card_id=card_id, status="open"))
     )

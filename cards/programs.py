@@ -116,6 +116,8 @@ def relaxed_settings(before: dict[str, Any], after: dict[str, Any]) -> list[str]
         relaxed.append("excess_policy")
     if after["reward_name"] != before["reward_name"]:
         relaxed.append("reward_name")  # what the free item is: the owner's call
+    if after["reward_value_cents"] != before["reward_value_cents"]:
+        relaxed.append("reward_value_cents")  # what the owner's report counts in: the owner's call
     if after["active"] and not before["active"]:
         relaxed.append("active")
     if before["ends_at"] is not None and (after["ends_at"] is None or after["ends_at"] > before["ends_at"]):
@@ -123,12 +125,18 @@ def relaxed_settings(before: dict[str, Any], after: dict[str, Any]) -> list[str]
     return relaxed
 
 
+# Settings an owner alone changes, whichever way, and the words for doing it.
+OWNERS_CHANGES = {
+    "active": "reopen the program",
+    "reward_name": "change the reward",
+    "reward_value_cents": "change the reward's price (what the guard's worth is counted in)",
+}
+
+
 def _in_words(setting: str) -> str:
     """A setting's name as the owner reads it: "risk.burst_punches" -> "the burst punches threshold"."""
     named = {
-        "active": "reopening the program",
         "ends_at": "the program's end",
-        "reward_name": "the reward",
         "stamp_lifetime_s": "the stamp lifetime",
         "cooldown_s": "the cooldown",
         "risk.burst_window_s": "the burst window threshold",
@@ -137,16 +145,24 @@ def _in_words(setting: str) -> str:
         return named[setting]
     if setting.startswith("risk."):
         return f"the {setting.removeprefix('risk.').replace('_', ' ')} threshold"
-    return setting if setting.startswith("the ") else f"the {setting.replace('_', ' ')}"
+    return f"the {setting.replace('_', ' ')}"
+
+
+def refusal_words(relaxed: list[str]) -> str:
+    """Why a manager's change is refused: 'Only an owner may reopen the program, or relax the
+    daily cap; a manager may only tighten the rules.'"""
+    doing = [OWNERS_CHANGES[name] for name in relaxed if name in OWNERS_CHANGES]
+    loosened = [_in_words(name) for name in relaxed if name not in OWNERS_CHANGES]
+    if loosened:
+        doing.append("relax " + ", ".join(loosened))
+    return "Only an owner may " + ", or ".join(doing) + "; a manager may only tighten the rules."
 
 
 def _refuse_unless_owner(actor: StaffIdentity, relaxed: list[str]) -> None:
     if relaxed and not actor.is_owner:
         raise DomainError(
             Problem.OWNER_REQUIRED,
-            "Only an owner may relax "
-            + ", ".join(_in_words(name) for name in relaxed)
-            + "; a manager may only tighten them.",
+            refusal_words(relaxed),
             extra={"relaxed": relaxed},
         )
 

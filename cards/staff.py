@@ -404,4 +404,7 @@ async def update_member(
             )
     if current.active and not member.active:
         await sessions.end_member_sessions(staff_id, now, "staff member disabled")
+    elif member.role != current.role:
+        # A sign-in carries what its role allowed then: a new role signs in afresh.
+        await sessions.end_member_sessions(staff_id, now, "role changed")
     return member

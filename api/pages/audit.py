@@ -58,7 +58,7 @@ def _punch_search(query: Any) -> exports.PunchFilter:
 def _csv(text: str, filename: str) -> Response[str]:
     return Response(
         text,
-        media_type="text/csv; charset=utf-8",
+        media_type="text/csv",  # Litestar adds "; charset=utf-8"
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )
 

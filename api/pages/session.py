@@ -61,4 +61,4 @@ def set_session_cookie(response: Response[Any], request: Request[Any, Any, Any],
 
 
 def clear_session_cookie(response: Response[Any]) -> None:
-    response.delete_cookie(COOKIE, path=COOKIE_PATH)
+    response.set_cookie(COOKIE, "", path=COOKIE_PATH, max_age=0, httponly=True, samesite="strict")

@@ -67,7 +67,7 @@ async def test_a_manager_may_tighten_but_not_relax_or_create(client: Client) -> 
     base = _form(name="Coffee card", reward_name="Free coffee", punches_per_reward="10")
     relaxed = await post_form(client, url, url, **(base | {"punches_per_reward": "5"}))
     assert relaxed.status_code == 403
-    assert "Only an owner may relax the punches per reward; a manager may only tighten them." in relaxed.text
+    assert "Only an owner may relax the punches per reward; a manager may only tighten the rules." in relaxed.text
     assert (await Program.select(Program.punches_per_reward).where(Program.id == cafe.program_id).first()) == {
         "punches_per_reward": 10
     }
@@ -116,7 +116,7 @@ async def test_saving_a_program_as_shown_changes_nothing(client: Client) -> None
     fields["daily_cap"] = "2"
     later = await client.post(url, data=fields | {"ends_at": "2027-03-01T00:00:00"})
     assert later.status_code == 403
-    assert "Only an owner may relax the program&#39;s end; a manager may only tighten them." in later.text
+    assert "Only an owner may relax the program&#39;s end; a manager may only tighten the rules." in later.text
     earlier = await client.post(url, data=fields | {"ends_at": "2027-01-15T12:00"})
     assert earlier.status_code == 303, earlier.text
     ends = (await client.get(f"/v1/programs/{cafe.program_id}", headers=cafe.owner)).json()["ends_at"]

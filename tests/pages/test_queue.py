@@ -279,3 +279,16 @@ async def test_a_long_queue_is_read_a_hundred_at_a_time_with_its_filters_kept(cl
     for nonsense in ("-5", "abc", "9" * 12):
         page = await client.get("/console/flags", params={"offset": nonsense})
         assert page.status_code == 200 and "the first 100 shown" in page.text, nonsense
+
+
+async def test_deciding_all_of_a_card_that_is_not_this_businesss_reads_as_missing(
+    client: Client, clock: FakeClock
+) -> None:
+    await flagged_cafe(client, clock)
+    await sign_in(client, OWNER_EMAIL)
+    for card_id in ("00000000-0000-4000-8000-000000000000",):
+        answer = await post_form(
+            client, "/console/flags", f"/console/cards/{card_id}/flags/decide", decision="approved", reason="Checked"
+        )
+        assert answer.status_code == 404 and "No such card" in answer.text
+    assert await Flag.count().where(Flag.status == "open") == 1, "nothing was decided"

@@ -252,3 +252,18 @@ async def test_one_password_for_two_businesses_asks_which(client: Client) -> Non
     assert chosen.status_code == 303
     [session] = await StaffSession.select(StaffSession.business).where(StaffSession.console_token_hash.is_not_null())
     assert str(session["business"]) == second.json()["business_id"]
+
+
+async def test_a_role_change_ends_the_members_console_session(client: Client) -> None:
+    """A sign-in carries what its role allowed then: demoted and promoted back, the old cookie is dead."""
+    cafe = await set_up_cafe(client)
+    member = await cafe.add_staff("manager", "manager@cafe.test")
+    assert (await sign_in(client, "manager@cafe.test")).status_code == 303
+    assert (await client.get("/console/flags")).status_code == 200
+    for role, store in (("cashier", cafe.store_id), ("manager", None)):
+        changed = await client.patch(
+            f"/v1/staff/{member['id']}", headers=cafe.owner, json={"role": role, "store_id": store}
+        )
+        assert changed.status_code == 200, changed.text
+    again = await client.get("/console/flags")
+    assert again.status_code == 303 and again.headers["location"] == "/console/sign-in"
