@@ -8,8 +8,6 @@ empty PostgreSQL database instead. Exits 1 when a target is missed.
 
 import argparse
 import asyncio
-import contextlib
-import io
 import json
 import os
 import shutil
@@ -17,6 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from drill import check_size
 
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -35,29 +35,15 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     args = parser.parse_args(argv)
-    if args.days < 7:
-        parser.error("--days must be at least 7: attacks prepare their cards over five days")
-    if args.customers < 1:
-        parser.error("--customers must be at least 1")
+    check_size(parser, args)
     return args
 
 
-async def _empty_database() -> None:
-    """Migrate, and refuse a database that already holds a business (the drill never wipes one)."""
-    from cards.migrate import migrate
-    from cards.tables import Business
-
-    # piccolo prints each migration it runs; the drill's own output is the summary.
-    with contextlib.redirect_stdout(io.StringIO()):
-        await migrate()
-    if await Business.exists().run():
-        raise SystemExit("DATABASE_URL points at a database that already has data; give the drill an empty one")
-
-
 async def _main(args: argparse.Namespace, scratch: Path, engine: str) -> dict[str, Any]:
-    from drill.run import Options, run_drill
+    from drill.run import Options, migrated_and_empty, run_drill
 
-    await _empty_database()
+    if not await migrated_and_empty():
+        raise SystemExit("DATABASE_URL points at a database that already has data; give the drill an empty one")
     return await run_drill(
         Options(
             customers=args.customers, days=args.days, seed=args.seed, scratch=scratch, engine=engine, quiet=args.quiet

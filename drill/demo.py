@@ -10,8 +10,6 @@ touches a café's data.
 
 import argparse
 import asyncio
-import contextlib
-import io
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -23,10 +21,10 @@ from cards.database import database_url, describe, stored_uuid
 from cards.errors import DomainError
 from cards.flag_review import review_flag
 from cards.identity import StaffIdentity
-from cards.migrate import migrate
-from cards.tables import Business, Flag, Staff
+from cards.tables import Flag, Staff
 from crypto.keyring import load_keyring
-from drill.run import Options, run_drill
+from drill import check_size
+from drill.run import Options, migrated_and_empty, run_drill
 from drill.world import OWNER_EMAIL, PASSWORD, ZONE, start_on
 
 DEMO_ATTACKS = frozenset(
@@ -57,19 +55,14 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--days", type=int, default=21, help="days of traffic, at least 7 (default 21)")
     parser.add_argument("--seed", type=int, default=20261202, help="the random seed (default 20261202)")
     args = parser.parse_args(argv)
-    if args.days < 7:
-        parser.error("--days must be at least 7: some frauds prepare their cards over five days")
-    if args.customers < 1:
-        parser.error("--customers must be at least 1")
+    check_size(parser, args)
     return args
 
 
 async def _seed(args: argparse.Namespace) -> int:
 
-    with contextlib.redirect_stdout(io.StringIO()):  # piccolo prints each migration it runs
-        await migrate()
     where = describe(database_url())
-    if await Business.exists().run():
+    if not await migrated_and_empty():
         print(
             f"The database ({where}) already holds a business: the demo fills an empty one only.\n"
             "Give it a folder of its own, and serve that folder:\n\n"

@@ -1,5 +1,7 @@
 """One drill: set up the café, play the month (honest crowd and attackers), then judge from the server's answers."""
 
+import contextlib
+import io
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -10,6 +12,8 @@ from uuid import UUID
 import httpx
 
 from api.settings import Settings
+from cards.migrate import migrate
+from cards.tables import Business
 from crypto.keyring import load_or_create_keyring
 from drill.attacks import Attackers
 from drill.honest import HonestCrowd, plan_customers
@@ -30,6 +34,14 @@ from drill.world import (
 )
 from mobile_contract.checkpoints import Checkpoint
 from mobile_contract.client import ProblemError
+
+
+async def migrated_and_empty() -> bool:
+    """Migrate (quietly: piccolo prints each migration it runs), and say whether the database
+    holds no business yet: the drill and the demo fill an empty one, never a café's."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        await migrate()
+    return not await Business.exists().run()
 
 
 @dataclass(frozen=True, slots=True)

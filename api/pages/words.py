@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup, escape
 
-from cards.flags import card_code
+from cards.flags import HELD_RULE, card_code
 
 RULE_TITLES = {
-    "reward_held": "Free item held at the till",
+    HELD_RULE: "Free item held at the till",
     "cooldown": "Punched again too soon",
     "daily_cap": "More punches in a day than the program allows",
     "counter_regression": "The phone's counter went backwards",
@@ -81,7 +81,7 @@ def consequences(rule: str, punches: int) -> dict[str, str]:
             )
         approve = f"Approving says the suspicion was unfounded: {counts} toward the reward again."
         reject = f"Rejecting says the suspicion was right: {voided}."
-    if rule == "reward_held" and punches == 0:
+    if rule == HELD_RULE and punches == 0:
         # Rejecting a held free item voids the punches it would use (cards/flag_review.py).
         approve = (
             "Approving closes this hold as unfounded; the till checks the card again the next time the "
