@@ -12,7 +12,7 @@ import hashlib
 import re
 import secrets
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 from uuid import UUID, uuid4
 
 import msgspec
@@ -166,12 +166,18 @@ async def _retry(
     return redemption_id
 
 
-async def redeem(
-    identity: StaffIdentity, request: wire.Redeem, now: datetime, keyring: Keyring
-) -> wire.RedemptionResult:
+class Redeemed(NamedTuple):
+    """A redemption's answer, and whether it is the first answer given again to a retry."""
+
+    result: wire.RedemptionResult
+    replayed: bool
+
+
+async def redeem(identity: StaffIdentity, request: wire.Redeem, now: datetime, keyring: Keyring) -> Redeemed:
     """Give the free item for a scanned code, once, after the card's audit passes; else refuse or hold it.
 
-    A retry of the same code by the same cashier at the same scanner gets the first answer.
+    A retry of the same code by the same cashier at the same scanner gets the first answer
+    (`replayed`, so that the till can tell it from a grant of its own).
     A held reward answers REWARD_HELD with its reasons and leaves a flag for the owner.
     """
     if identity.scanner_id is None or identity.store_id is None:
@@ -184,7 +190,7 @@ async def redeem(
     if redemption is None or redemption["business"] != identity.business_id:
         raise DomainError(Problem.REDEMPTION_CODE_INVALID)
     if redemption["status"] != "pending":
-        return await _answer_again(redemption, identity, keyring, now)
+        return Redeemed(await _answer_again(redemption, identity, keyring, now), replayed=True)
     if now > stored_time(redemption["expires_at"]):
         raise DomainError(Problem.REDEMPTION_CODE_EXPIRED)
     if redemption["card_status"] == "frozen":
@@ -197,11 +203,12 @@ async def redeem(
     for _ in range(_MAX_ATTEMPTS):
         audit = await audit_card(card_id, keyring, now, device_id=redemption["device"])
         if audit.reasons:
-            return await _hold(redemption_id, audit, identity, now, keyring)
+            # _hold answers only when another scan of this code decided it first (else it refuses).
+            return Redeemed(await _hold(redemption_id, audit, identity, now, keyring), replayed=True)
         if not audit.passed:
             latest = await _decided(redemption_id)
             if latest["status"] == "granted":  # another till granted this very code a moment ago
-                return await _answer_again(latest, identity, keyring, now)
+                return Redeemed(await _answer_again(latest, identity, keyring, now), replayed=True)
             standing = await card_standing(card_id, audit.punches_per_reward, keyring, now)
             raise DomainError(
                 Problem.NOT_ENOUGH_PUNCHES, _short_of(standing, audit.punches_per_reward, audit.reward_name)
@@ -209,7 +216,7 @@ async def redeem(
         try:
             await _grant(redemption_id, redemption["device"], audit, identity, now, keyring)
         except _Taken:
-            return await _answer_again(await _decided(redemption_id), identity, keyring, now)
+            return Redeemed(await _answer_again(await _decided(redemption_id), identity, keyring, now), replayed=True)
         except _Stale:
             continue  # the card changed since its audit (a flag, a freeze): audit again
         except Exception as exc:
@@ -218,13 +225,13 @@ async def redeem(
             # Another till may have granted this very code meanwhile: then it is used, not short of punches.
             latest = await _decided(redemption_id)
             if latest["status"] != "pending":
-                return await _answer_again(latest, identity, keyring, now)
+                return Redeemed(await _answer_again(latest, identity, keyring, now), replayed=True)
             continue  # another free item or punch took the card's next position: audit again
         answer = await _granted(await _decided(redemption_id), keyring, now)
         await Redemption.update({Redemption.answer: _ENCODER.encode(answer).decode()}).where(
             (Redemption.id == redemption_id) & Redemption.answer.is_null()
         )
-        return answer
+        return Redeemed(answer, replayed=False)
     raise DomainError(Problem.UNAVAILABLE, "This card is busy; scan the code again")
 
 

@@ -2,11 +2,13 @@
 
 from uuid import UUID
 
-from litestar import Controller, post
+from litestar import Controller, Response, post
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from api.auth import CustomerIdentity, customers_only, staff_only
+from api.controllers.punches import REPLAYED_HEADER
 from cards import redemptions
 from cards.clock import Clock
 from cards.identity import StaffIdentity
@@ -55,6 +57,13 @@ class RedeemController(Controller):
         operation_id="redeemReward",
         status_code=201,
         summary="Give the free item for a scanned redemption code (retrying returns the first answer)",
+        response_headers=[
+            ResponseHeader(
+                name=REPLAYED_HEADER,
+                description="`true` when this is the first answer given again to a retry of the same code",
+                documentation_only=True,
+            )
+        ],
     )
     async def redeem(
         self,
@@ -62,5 +71,6 @@ class RedeemController(Controller):
         actor: NamedDependency[StaffIdentity],
         clock: NamedDependency[Clock],
         keyring: NamedDependency[Keyring],
-    ) -> wire.RedemptionResult:
-        return await redemptions.redeem(actor, data, clock(), keyring)
+    ) -> Response[wire.RedemptionResult]:
+        result, replayed = await redemptions.redeem(actor, data, clock(), keyring)
+        return Response(result, status_code=201, headers={REPLAYED_HEADER: "true"} if replayed else None)

@@ -182,6 +182,8 @@ async def test_retrying_a_code_at_the_same_till_returns_the_first_answer(till: T
     again = await till.redeem(code)
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
+    # Said in a header, as for scans: a till tells its own resend from a second scan of a used code.
+    assert again.headers["idempotent-replayed"] == "true" and "idempotent-replayed" not in first.headers
     assert await LedgerEntry.count().where(LedgerEntry.kind == "redeem") == 1
 
 
