@@ -97,6 +97,9 @@ class Problem(Enum):
     # The owner's review.
     FLAG_ALREADY_REVIEWED = _Problem("flag-already-reviewed", 409, "This flag was already approved or rejected")
     CHECKPOINT_INVALID = _Problem("checkpoint-invalid", 400, "This checkpoint was not signed by this server")
+    PHONE_MOVE_REFUSED = _Problem(
+        "phone-move-refused", 409, "This card's balance cannot move to that new phone; the detail says why"
+    )
 
     @property
     def type(self) -> str:
