@@ -10,6 +10,7 @@ Images come straight from the matrix: the SVG as one path, the PNG as a 1-bit im
 scaled without resampling.
 """
 
+import html
 import io
 from functools import cache
 
@@ -131,3 +132,19 @@ def png(text: str, module_px: int = 4) -> bytes:
     buffer = io.BytesIO()
     image.resize((size * module_px, size * module_px), Image.Resampling.NEAREST).save(buffer, "PNG", compress_level=1)
     return buffer.getvalue()
+
+
+def fitted_svg(text: str, label: str, module_px: int = 6) -> str:
+    """Any text (a pairing secret, a join link) as an inline SVG QR code of the smallest version
+    that fits, with an accessible label. Only numbers and our own markup go into it, and the
+    label is escaped: the result may be put in a page as it is."""
+    code = qrcode.QRCode(border=BORDER)
+    code.add_data(text)
+    code.make(fit=True)
+    rows: list[list[bool]] = code.get_matrix()
+    size = len(rows)
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" width="{size * module_px}" '
+        f'height="{size * module_px}" role="img" aria-label="{html.escape(label)}" shape-rendering="crispEdges">'
+        f'<rect width="100%" height="100%" fill="#fff"/><path fill="#000" d="{svg_path(rows)}"/></svg>'
+    )

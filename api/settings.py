@@ -48,6 +48,9 @@ class Settings:
     sweep_every_s: int = 300
     # A console sign-in (a browser's cookie) ends after this long unused, and at refresh_ttl at most.
     console_idle: timedelta = timedelta(minutes=30)
+    # The address customers and tills reach the server at (e.g. https://cafe.example behind a TLS
+    # proxy), for links the console prints; None: the address the console was opened at.
+    public_url: str | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -71,4 +74,5 @@ class Settings:
             log_requests=os.environ.get("PUNCHGUARD_LOG_REQUESTS", "1") != "0",
             sweep_every_s=_int("PUNCHGUARD_SWEEP_EVERY_S", 300),
             console_idle=timedelta(seconds=_int("PUNCHGUARD_CONSOLE_IDLE_S", 30 * 60)),
+            public_url=os.environ.get("PUNCHGUARD_PUBLIC_URL", "").strip().rstrip("/") or None,
         )

@@ -21,11 +21,13 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+import mobile_contract
 from api.auth import managers_only
 from api.pages import words
 from api.pages.audit import AuditLogPageController, ExportPagesController
-from api.pages.cards import CardPageController
+from api.pages.cards import CardPageController, CardSearchController
 from api.pages.checkpoints import CheckpointPagesController
+from api.pages.customer_card import CustomerCardController
 from api.pages.errors import console_exception_handlers
 from api.pages.flags import CardFlagsController, FlagQueueController
 from api.pages.programs import ProgramPagesController
@@ -34,12 +36,17 @@ from api.pages.setup import SetupController
 from api.pages.sign_in import HomeController, SignInController
 from api.pages.staff import StaffPageController
 from api.pages.stores import StorePagesController
+from api.pages.till import TillController
 from api.pages.worth import GuardWorthPageController
 from api.settings import Settings
 from api.vendor import Manifest
 from cards.clock import Clock
 
 CONSOLE = "/console"
+# Paths whose answers carry the pages' headers (`security_headers`).
+PAGES = (CONSOLE, "/till", "/card", "/contract")
+# The JavaScript reference client of the contract, which the till and the card import.
+CONTRACT_SCRIPTS = Path(mobile_contract.__file__).parent / "web"
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 
@@ -63,6 +70,7 @@ def console_routers(settings: Settings, clock: Clock) -> list[Router]:
             FlagQueueController,
             CardFlagsController,
             CardPageController,
+            CardSearchController,
             StaffPageController,
             StorePagesController,
             ProgramPagesController,
@@ -93,7 +101,15 @@ def console_routers(settings: Settings, clock: Clock) -> list[Router]:
         include_in_schema=False,
         exception_handlers=console_exception_handlers,
     )
-    routers = [signed_in, public, static]
+    # The till and the customer's card: shells whose scripts speak only the public JSON API.
+    apps = Router(path="/", route_handlers=[TillController, CustomerCardController], include_in_schema=False)
+    contract = create_static_files_router(
+        path="/contract",
+        directories=[CONTRACT_SCRIPTS],
+        opt={"exclude_from_auth": True},
+        include_in_schema=False,
+    )
+    routers = [signed_in, public, static, apps, contract]
     for router in routers:  # see api.app.static_files: `document` reads each handler's own flag
         for route in router.routes:
             for handler in getattr(route, "route_handlers", ()):
@@ -110,6 +126,9 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
         "pico": manifest.find("@picocss/pico", "css/pico.min.css").url,
         "console_js": f"{CONSOLE}/static/console.js",
         "console_css": f"{CONSOLE}/static/console.css",
+        "jsqr": manifest.find("jsqr", "dist/jsQR.js").url,
+        "qrcode": manifest.find("qrcode-generator", "qrcode.js").url,
+        "static": f"{CONSOLE}/static",
     }
 
     def configure(engine: JinjaTemplateEngine) -> None:
@@ -157,7 +176,7 @@ async def security_headers(message: Any, scope: Any) -> None:
     path = str(scope.get("path", ""))
     if path.startswith("/static/"):  # the vendored files the pages load: never sniffed as another type
         MutableScopeHeaders.from_message(message)["x-content-type-options"] = "nosniff"
-    if not path.startswith(CONSOLE):
+    if not path.startswith(PAGES):
         return
     headers = MutableScopeHeaders.from_message(message)
     for name, value in SECURITY_HEADERS.items():

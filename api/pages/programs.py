@@ -4,6 +4,7 @@ relaxing is refused by the domain, in its own words."""
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 import msgspec
@@ -11,9 +12,13 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
+from markupsafe import Markup
 
+from api import qr
 from api.pages import words
+from api.pages.customer_card import CARD
 from api.pages.errors import error_page
+from api.settings import Settings
 from cards import programs
 from cards.clock import Clock
 from cards.identity import StaffIdentity
@@ -110,6 +115,14 @@ def _program_fields(form: Any) -> dict[str, Any]:
     return fields
 
 
+def join_link(base_url: str, program: wire.Program) -> str:
+    """Where a customer joins the program with the web card: the café prints it as a QR code at the
+    till, or sends it. `base_url` is PUNCHGUARD_PUBLIC_URL when set (behind a TLS proxy: see the
+    README), else the address the console was opened at."""
+    query = urlencode({"business": str(program.business_id), "program": str(program.id)})
+    return f"{base_url.rstrip('/')}{CARD}?{query}"
+
+
 def state(program: wire.Program, now: datetime) -> str:
     """A program's state in a word: open, closed (by hand), or ended (its end has passed)."""
     if not program.active:
@@ -154,10 +167,21 @@ class ProgramPagesController(Controller):
 
     @get("/{program_id:uuid}", name="console.program")
     async def show(
-        self, program_id: FromPath[UUID], actor: NamedDependency[StaffIdentity], clock: NamedDependency[Clock]
+        self,
+        request: Request[Any, Any, Any],
+        program_id: FromPath[UUID],
+        actor: NamedDependency[StaffIdentity],
+        clock: NamedDependency[Clock],
+        settings: NamedDependency[Settings],
     ) -> Template:
         program = await programs.get_program(program_id, actor.business_id)
-        return Template(template_name="program.html", context=_context(actor, program, clock()))
+        link = join_link(settings.public_url or str(request.base_url), program)
+        context = _context(actor, program, clock()) | {
+            "join_link": link,
+            "join_path": join_link("", program),
+            "join_qr": Markup(qr.fitted_svg(link, "QR code joining this program")),  # noqa: S704 - escaped there
+        }
+        return Template(template_name="program.html", context=context)
 
     @post("/{program_id:uuid}", status_code=303)
     async def edit(

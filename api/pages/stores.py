@@ -9,7 +9,6 @@ from uuid import UUID, uuid4
 from zoneinfo import available_timezones
 
 import msgspec
-import qrcode
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
@@ -43,19 +42,9 @@ def store_page(store_id: UUID) -> str:
 
 def pairing_qr(scanner_id: UUID, secret: str) -> Markup:
     """The scanner's id and secret as an inline SVG QR code (no script, no image request): the
-    till's app scans it to pair. `api/qr.py` draws stamps only (fixed version, alphanumeric), so
-    this asks `qrcode` for the smallest code that fits and draws its matrix with `qr.svg_path`."""
-    code = qrcode.QRCode(border=4)
-    code.add_data(json.dumps({"scanner_id": str(scanner_id), "scanner_secret": secret}, separators=(",", ":")))
-    code.make(fit=True)
-    rows: list[list[bool]] = code.get_matrix()
-    size = len(rows)
-    # Only numbers and our own markup go into it: nothing anyone typed.
-    return Markup(  # noqa: S704
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" width="{size * 6}" height="{size * 6}" '
-        f'role="img" aria-label="QR code pairing this scanner" shape-rendering="crispEdges">'
-        f'<rect width="100%" height="100%" fill="#fff"/><path fill="#000" d="{qr.svg_path(rows)}"/></svg>'
-    )
+    till (/till) scans it to pair."""
+    pairing = json.dumps({"scanner_id": str(scanner_id), "scanner_secret": secret}, separators=(",", ":"))
+    return Markup(qr.fitted_svg(pairing, "QR code pairing this scanner"))  # noqa: S704 - escaped by fitted_svg
 
 
 FIELD_WORDS = {

@@ -106,7 +106,7 @@ async def test_every_console_answer_carries_the_strict_headers(client: Client, h
 async def test_every_page_loads_only_this_servers_files_and_no_inline_code(client: Client, hostile: list[str]) -> None:
     anonymous = httpx.AsyncClient(transport=client._transport, base_url="http://testserver")
     async with anonymous:
-        pages = [(await anonymous.get("/console/sign-in")).text, (await anonymous.get("/console/setup")).text]
+        pages = [(await anonymous.get(url)).text for url in ("/console/sign-in", "/console/setup", "/till", "/card")]
     pages += [(await client.get(url)).text for url in hostile]
     assets = set()
     for page in pages:
@@ -117,13 +117,16 @@ async def test_every_page_loads_only_this_servers_files_and_no_inline_code(clien
             parts = urlsplit(url)
             assert not parts.scheme and not parts.netloc, f"{url}: another origin"
             assert url.startswith("/"), url
-        assets |= {u for u in found.urls if u.startswith(("/static/", "/console/static/"))}
-    assert len(assets) == 5, assets  # pico, htmx, and the console's own CSS, JS and icon
-    for url in sorted(assets):
+        assets |= {u for u in found.urls if u.startswith(("/static/", "/console/static/", "/till/", "/card/"))}
+    # pico, htmx, and the console's own CSS, JS and icon; the till's and the card's CSS, JS and web
+    # manifest, with jsQR and qrcode-generator. Their modules import the contract's reference client.
+    assert len(assets) == 13, sorted(assets)
+    for url in sorted(assets | {"/contract/punchguard.js"}):
         answer = await client.get(url)
         assert answer.status_code == 200, url
         assert answer.headers["x-content-type-options"] == "nosniff", url
-        kind = {"css": "text/css", "svg": "image/svg+xml"}.get(url.rsplit(".", 1)[-1], "text/javascript")
+        kinds = {"css": "text/css", "svg": "image/svg+xml", "webmanifest": "application/manifest+json"}
+        kind = kinds.get(url.rsplit(".", 1)[-1], "text/javascript")
         assert answer.headers["content-type"].startswith(kind), url
 
 
