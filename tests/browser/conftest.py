@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +22,11 @@ from uuid import UUID
 import httpx
 import pytest
 from piccolo.engine.postgres import PostgresEngine
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Request, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, ViewportSize, sync_playwright
 
 from cards.database import current_engine
 from mobile_contract.redemptions import redemption_request_message
+from tests.browser.camera import Camera
 from tests.conftest import TABLES
 from tests.servers import served
 from tests.support import PASSWORD, Phone, bearer
@@ -46,6 +48,14 @@ class Cafe:
     card_id: str
     counted_before: int
     receipts: dict[str, str] = field(default_factory=dict)
+    # The till's: the scanner Till 1 of Market St, and a program whose rules let a test punch a card
+    # twice in a row and redeem it (no cooldown, no burst or concentration flags).
+    store_id: str = ""
+    scanner_id: str = ""
+    scanner_secret: str = ""
+    quick_program_id: str = ""
+    owner: dict[str, str] = field(default_factory=dict)
+    owner_since: float = field(default_factory=time.monotonic)
 
 
 def _ok(response: httpx.Response, status: int = 200) -> Any:
@@ -127,6 +137,16 @@ def _seed(url: str, setup_code: str) -> Cafe:
             201,
         )["id"]
 
+        quick = {
+            "name": "Quick card",
+            "reward_name": "Free cookie",
+            "punches_per_reward": 2,
+            "cooldown_s": 0,
+            "daily_cap": 20,
+            "risk": {"burst_punches": 1000, "concentration_min_punches": 10_000},
+        }
+        quick_program = _ok(http.post("/v1/programs", headers=owner, json=quick), 201)["id"]
+
         phone = Phone()
         nonce = _ok(http.post("/v1/challenges"), 201)["challenge"]
         enrolled = _ok(
@@ -180,7 +200,17 @@ def _seed(url: str, setup_code: str) -> Cafe:
         )["code"]
         held = http.post("/v1/redemptions", headers=tills["cashier"], json={"code": code})
         assert held.status_code == 409 and "reward-held" in held.text, held.text
-        return Cafe(url, card["id"], before["balance"], receipts)
+        return Cafe(
+            url,
+            card["id"],
+            before["balance"],
+            receipts,
+            store_id=store,
+            scanner_id=scanner["scanner"]["id"],
+            scanner_secret=scanner["scanner_secret"],
+            quick_program_id=quick_program,
+            owner=owner,
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -200,6 +230,9 @@ def cafe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cafe]:
     data = tmp_path_factory.mktemp("data")
     env = {key: value for key, value in os.environ.items() if key != "PUNCHGUARD_KEYRING"}
     env |= {"PUNCHGUARD_DATA_DIR": str(data), "PUNCHGUARD_LOG_REQUESTS": "0"}
+    # Each till a test opens signs a cashier in, more often than a café does in a minute; the limits
+    # themselves are tested in tests/test_rate_limits.py.
+    env |= {"PUNCHGUARD_LOGIN_PER_MINUTE": "600", "PUNCHGUARD_LOGIN_ACCOUNT_PER_MINUTE": "600"}
     if env["DATABASE_URL"].startswith("postgres"):
         # The suite's PostgreSQL database (make test-postgres leaves its last test's rows): empty, for `init`.
         asyncio.run(_empty_the_suites_database())
@@ -242,36 +275,90 @@ class Watched:
         about it (which may come later), are not errors. Any other error stays one."""
         self.allowed.append(re.compile(rf"\b{status}\b.*{re.escape(url)}\b"))
 
+    def allow(self, pattern: str) -> None:
+        """Another line the test causes on purpose (an answer it cuts off), as a regular expression."""
+        self.allowed.append(re.compile(pattern))
+
     def unexpected_errors(self) -> list[str]:
         return [error for error in self.errors if not any(pattern.search(error) for pattern in self.allowed)]
 
 
+class Pages:
+    """Every page a test opens, watched; checked when the test ends (`pages` fixture)."""
+
+    def __init__(self, cafe: Cafe) -> None:
+        self.cafe = cafe
+        self.seen: list[Watched] = []
+        self.contexts: list[BrowserContext] = []
+
+    def watch(self, page: Page) -> Watched:
+        seen = Watched(page)
+
+        def on_console(message: ConsoleMessage) -> None:
+            # A CSP violation is reported as a console error too.
+            where = message.location.get("url", "")
+            if message.type in ("error", "warning"):
+                seen.errors.append(f"console {message.type}: {message.text} ({where})")
+
+        page.on("request", lambda request: seen.requests.append(request.url))
+        page.on("response", lambda r: seen.errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: seen.errors.append(f"uncaught: {error}"))
+        self.seen.append(seen)
+        return seen
+
+    def keep(self, context: BrowserContext) -> BrowserContext:
+        context.set_default_timeout(TIMEOUT_MS)
+        self.contexts.append(context)
+        return context
+
+    def open(self, browser: Browser, viewport: ViewportSize, **options: Any) -> Watched:
+        """A page in a fresh context (its own storage) of `browser`."""
+        context = self.keep(browser.new_context(viewport=viewport, **options))
+        return self.watch(context.new_page())
+
+    def check(self) -> None:
+        """Nothing from another origin, and a quiet console, on every page."""
+        for seen in self.seen:
+            foreign = [u for u in seen.requests if not u.startswith(self.cafe.url + "/")]
+            assert not foreign, f"requests to other origins: {foreign}"
+            assert not seen.unexpected_errors(), seen.unexpected_errors()
+
+
 @pytest.fixture
-def watched(cafe: Cafe, browser: Browser) -> Iterator[Watched]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    seen = Watched(page)
+def pages(cafe: Cafe) -> Iterator[Pages]:
+    opened = Pages(cafe)
+    yield opened
+    for context in opened.contexts:
+        context.close()
+    opened.check()
 
-    def on_request(request: Request) -> None:
-        seen.requests.append(request.url)
 
-    def on_console(message: ConsoleMessage) -> None:
-        # A CSP violation is reported as a console error too.
-        where = message.location.get("url", "")
-        if message.type in ("error", "warning"):
-            seen.errors.append(f"console {message.type}: {message.text} ({where})")
+@pytest.fixture
+def watched(pages: Pages, browser: Browser) -> Watched:
+    return pages.open(browser, {"width": 1280, "height": 900})
 
-    page.on("request", on_request)
-    page.on("response", lambda r: seen.errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: seen.errors.append(f"uncaught: {error}"))
-    yield seen
-    context.close()
-    # Checked after every test: nothing from another origin, and a quiet console.
-    foreign = [u for u in seen.requests if not u.startswith(cafe.url + "/")]
-    assert not foreign, f"requests to other origins: {foreign}"
-    assert not seen.unexpected_errors(), seen.unexpected_errors()
+
+@pytest.fixture(scope="session")
+def camera(tmp_path_factory: pytest.TempPathFactory) -> Camera:
+    return Camera(tmp_path_factory.mktemp("camera") / "camera.y4m")
+
+
+def camera_arguments(camera: Camera) -> list[str]:
+    """Chromium's fake camera playing `camera`'s file, granted without asking."""
+    return [
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera.path}",
+    ]
+
+
+@pytest.fixture(scope="session")
+def camera_browser(playwright: Playwright, camera: Camera) -> Iterator[Browser]:
+    """A second Chromium, whose camera is `camera`: the till's."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=camera_arguments(camera))
+    yield browser
+    browser.close()
 
 
 def sign_in(page: Page, cafe: Cafe, email: str) -> None:
