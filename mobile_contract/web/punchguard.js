@@ -62,7 +62,7 @@ export class Problem extends Error {
   }
 }
 
-/** No answer at all (offline, or the answer was lost): the same request may be sent again. */
+/** No answer from the server (offline, the answer lost, or a proxy's 502 or 504): the same request may be sent again. */
 export class NoAnswer extends Error {}
 
 /**
@@ -74,6 +74,7 @@ export async function call(method, path, { body, token, timeoutMs = 15000 } = {}
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
   let response;
+  let text;
   try {
     response = await fetch(path, {
       method,
@@ -83,10 +84,12 @@ export async function call(method, path, { body, token, timeoutMs = 15000 } = {}
       cache: "no-store",
       signal: AbortSignal.timeout(timeoutMs),
     });
+    text = await response.text(); // the connection may still drop while the answer is read
   } catch (error) {
     throw new NoAnswer(String(error));
   }
-  const text = await response.text();
+  // A proxy's "bad gateway" or "timed out" says nothing of whether the server acted: no answer.
+  if ([502, 504].includes(response.status)) throw new NoAnswer(`HTTP ${response.status} from a proxy`);
   let data = {};
   try {
     data = text ? JSON.parse(text) : {};
