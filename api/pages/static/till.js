@@ -14,6 +14,8 @@ const NUMBERING = "punchguard-till-receipt"; // the till's own receipt number, t
 const SESSION = "punchguard-till-session"; // the cashier's tokens, for this tab's life only
 const FRAME_MS = 150; // how often a camera frame is decoded
 const RESTART_MS = 2500; // how long a refusal stays before the camera looks for another code
+const MAX_AMOUNT = 100000; // the contract's most, in the till's currency (10,000,000 cents)
+const UNANSWERED = "punchguard-till-unanswered"; // bodies sent that never got an answer here
 const RETRY_MS = [1000, 2000, 4000, 8000, 15000];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const $ = (id) => document.getElementById(id);
@@ -82,24 +84,40 @@ function keep(tokens) {
   $("sign-out").hidden = false;
 }
 
-/** A fresh access token: the kept one, refreshed when it ends within half a minute. */
-async function accessToken() {
+/** A fresh access token: the kept one, refreshed when it ends within half a minute (or `now`,
+ * when the server said it has ended). Only a refusal of the refresh token itself signs the cashier
+ * out; a refresh that got no answer, was rate limited or found the server busy is tried again. */
+async function accessToken({ now = false } = {}) {
   const tokens = session();
   if (!tokens) throw new SignedOut();
-  if (Date.parse(tokens.access_expires_at) - Date.now() > 30000) return tokens.access_token;
+  if (!now && Date.parse(tokens.access_expires_at) - Date.now() > 30000) return tokens.access_token;
   try {
     const { data } = await call("POST", "/v1/auth/refresh", { body: { refresh_token: tokens.refresh_token } });
     keep(data);
     return data.access_token;
   } catch (error) {
-    if (error instanceof Problem) throw new SignedOut();
-    throw error;
+    if (error instanceof Problem && error.status === 401) throw new SignedOut();
+    throw new NoAnswer(error.message);
+  }
+}
+
+/** A call as the cashier: on a 401 (an access token the server counts as ended), refreshed once. */
+async function asCashier(path, body) {
+  try {
+    return await call("POST", path, { body, token: await accessToken() });
+  } catch (error) {
+    if (!(error instanceof Problem) || error.status !== 401) throw error;
+    return call("POST", path, { body, token: await accessToken({ now: true }) });
   }
 }
 
 class SignedOut extends Error {}
 
-function signOut() {
+function signOut({ keepWaiting = false } = {}) {
+  if (!keepWaiting && sending) {
+    clearTimeout(sending.retry);
+    sending = null;
+  }
   sessionStorage.removeItem(SESSION);
   $("who").textContent = "";
   $("sign-out").hidden = true;
@@ -111,14 +129,23 @@ function signOut() {
 
 let stream = null;
 let timer = null;
+let generation = 0; // each start of the camera; a start that a stop overtook must not go on
 
 /** Decode the camera's frames until `onCode` is handed a text; the camera then stops. */
 async function startCamera(video, onCode) {
   stopCamera();
+  const mine = generation;
   const state = video.id === "video" ? $("camera-state") : $("pair-error");
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+    const opened = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+    if (mine !== generation) {
+      // Stopped while the camera was opening (a typed code, an answer, a sign-out): not now.
+      for (const track of opened.getTracks()) track.stop();
+      return;
+    }
+    stream = opened;
   } catch (error) {
+    if (mine !== generation) return;
     const why = window.isSecureContext
       ? `The camera is not available (${error.name}): type the code instead.`
       : "The camera needs this page over HTTPS: type the code instead.";
@@ -130,9 +157,8 @@ async function startCamera(video, onCode) {
   await video.play().catch(() => {});
   const canvas = document.createElement("canvas");
   const context = canvas.getContext("2d", { willReadFrequently: true });
-  const mine = stream;
   const look = () => {
-    if (stream !== mine) return;
+    if (mine !== generation) return;
     if (video.videoWidth > 0) {
       const scale = Math.min(1, 800 / video.videoWidth);
       canvas.width = Math.round(video.videoWidth * scale);
@@ -149,6 +175,7 @@ async function startCamera(video, onCode) {
 }
 
 function stopCamera() {
+  generation += 1;
   clearTimeout(timer);
   if (stream) for (const track of stream.getTracks()) track.stop();
   stream = null;
@@ -168,6 +195,14 @@ function freshReceipt() {
   $("receipt-amount").value = "";
 }
 
+/** The till's own number in the receipt field, if it is one this browser has used since (in another
+ * tab of the till), is moved on to the next: two sales never share a number. A typed one is kept. */
+function currentReceipt() {
+  const field = $("receipt-reference");
+  const own = field.value.match(/^T[0-9A-F]{4}-(\d{6})$/);
+  if (own && Number(own[1]) <= Number(localStorage.getItem(NUMBERING) || "0")) field.value = nextReceipt();
+}
+
 /** The receipt as the contract takes it, or a sentence saying what is wrong with it. */
 function receipt() {
   const reference = $("receipt-reference").value.trim();
@@ -176,7 +211,9 @@ function receipt() {
   }
   const amount = $("receipt-amount").value.trim().replace(",", ".");
   if (!amount) return { reference };
-  if (!/^\d{1,6}(\.\d{1,2})?$/.test(amount)) return "The amount is a number such as 4.50: type it again.";
+  if (!/^\d{1,6}(\.\d{1,2})?$/.test(amount) || Number(amount) > MAX_AMOUNT) {
+    return `The amount is a number such as 4.50, at most ${MAX_AMOUNT}: type it again.`;
+  }
   return { reference, amount_cents: Math.round(Number(amount) * 100) };
 }
 
@@ -233,28 +270,49 @@ function punched(data, reference) {
   return ["ok", `Punch ${data.balance} of ${data.punches_per_reward}`, `Receipt ${reference}. ${counts}${waiting}.${full}`];
 }
 
-/** Send the request until an answer comes, then show it. */
+// The bodies this till sent and never saw answered (kept for this tab's life): when the same body
+// comes back answered `Idempotent-Replayed`, that is the answer the till lost, not a second scan.
+const keyOf = (request) => `${request.path} ${JSON.stringify(request.body)}`;
+const unanswered = () => new Set(readJson(sessionStorage, UNANSWERED) || []);
+function markUnanswered(request, lost) {
+  const keys = unanswered();
+  if (lost) keys.add(keyOf(request));
+  else keys.delete(keyOf(request));
+  sessionStorage.setItem(UNANSWERED, JSON.stringify([...keys].slice(-50)));
+}
+
+/** Send the request until an answer comes, then show it (unless the cashier moved on meanwhile). */
 async function send() {
   const request = sending;
   request.retry = null;
   try {
-    const token = await accessToken();
-    const { data, replayed } = await call("POST", request.path, { body: request.body, token });
-    if (replayed && request.attempt === 0) {
-      // The server's first answer to this very body, given again: the till did not just lose an
-      // answer (that would be a resend), so the code was scanned before. Nothing new happened.
+    const { data, replayed } = await asCashier(request.path, request.body);
+    if (sending !== request) return;
+    const lostBefore = request.attempt > 0 || unanswered().has(keyOf(request));
+    markUnanswered(request, false);
+    if (request.path === "/v1/scans") receiptUsed(request.body.receipt.reference);
+    if (replayed && !lostBefore) {
+      // The server's first answer to this very body, given again, and not to a resend of this
+      // till's: the code was scanned and answered here before. Nothing new happened.
       answer("refused", "This code was already used", request.path === "/v1/scans"
         ? `Its punch, receipt ${request.body.receipt.reference}, was recorded before: no new punch.`
         : `The ${data.reward_name} was given for it before: give nothing.`);
     } else if (request.path === "/v1/scans") {
-      receiptUsed(request.body.receipt.reference);
       answer(...punched(data, request.body.receipt.reference));
     } else {
       answer("ok", `${data.reward_name}: give it`, data.message);
     }
     done();
   } catch (error) {
-    if (error instanceof NoAnswer) {
+    if (sending !== request) return;
+    if (error instanceof SignedOut) {
+      // The request stays, to be sent again once a cashier signs in.
+      say("sign-in-error", "The cashier's sign-in ended: sign in again, and the waiting scan is sent.");
+      signOut({ keepWaiting: true });
+      return;
+    }
+    if (!(error instanceof Problem)) {
+      markUnanswered(request, true);
       const wait = RETRY_MS[Math.min(request.attempt, RETRY_MS.length - 1)];
       request.attempt += 1;
       say("offline", navigator.onLine
@@ -265,13 +323,7 @@ async function send() {
       request.retry = setTimeout(() => sending === request && send(), wait);
       return;
     }
-    if (error instanceof SignedOut || (error instanceof Problem && error.status === 401)) {
-      sessionStorage.removeItem(SESSION);
-      sending = null;
-      say("sign-in-error", "The cashier's sign-in ended: sign in again, then scan the code again.");
-      signOut();
-      return;
-    }
+    markUnanswered(request, false);
     if (request.path === "/v1/scans" && error.slug === "receipt-already-punched") receiptUsed(request.body.receipt.reference);
     const [kind, head, detail, another] = refusal(error);
     answer(kind, head, detail);
@@ -301,6 +353,7 @@ function handle(raw) {
   stopCamera();
   lastText = text;
   if (STAMP_PATTERN.test(text)) {
+    currentReceipt();
     const given = receipt();
     if (typeof given === "string") {
       answer("refused", "Check the receipt", given);
@@ -331,6 +384,12 @@ function lookAgain() {
 
 function openScan() {
   show("scan");
+  if (sending) {
+    // A scan was waiting when the sign-in ended: the same body goes now.
+    answer("waiting", "Sending…");
+    send();
+    return;
+  }
   freshReceipt();
   answer("idle", "Show me the customer’s code");
   lookAgain();
@@ -370,7 +429,7 @@ $("unpair").addEventListener("click", () => {
   localStorage.removeItem(PAIRING);
   openPair();
 });
-$("sign-out").addEventListener("click", signOut);
+$("sign-out").addEventListener("click", () => signOut());
 $("next").addEventListener("click", () => {
   if (sending) return;
   lastText = null;
@@ -380,6 +439,7 @@ $("next").addEventListener("click", () => {
 $("give-up").addEventListener("click", () => {
   if (!sending) return;
   clearTimeout(sending.retry);
+  markUnanswered(sending, true); // scanned again, its first answer is this till's, not a second scan
   sending = null;
   answer("refused", "Not sent", "Not known whether it was recorded: scan the same code again once the network is back; it cannot count twice.");
   lastText = null;
