@@ -102,7 +102,12 @@ async function resume(device) {
     token: session.session_token,
     tokenExpiresAt: session.expires_at,
   });
-  await save("device", device);
+  const stored = await load("device");
+  if (stored && stored.deviceId !== device.deviceId) {
+    location.reload(); // another tab started a new card with a new key: that one is this browser's now
+    throw new NoAnswer("another tab replaced this browser's key");
+  }
+  await save("device", device); // its counter is not read back: the "counter" record is (withNextCounter)
 }
 
 /** A call with the device's session, renewed first when it is about to end or when the server says it has. */
@@ -117,12 +122,17 @@ async function asCustomer(device, method, path, body) {
   }
 }
 
-/** Sign `message(counter)` with the next counter and send it, one at a time across every tab of this browser. */
-async function withNextCounter(device, path, message) {
+/**
+ * Sign `message(counter)` with the next counter and send it, one at a time across every tab of this
+ * browser; null, sending nothing, when `wanted()` says no once the turn came. The counter is a record
+ * of its own, which only this function writes, under the lock: a tab saving its session can never
+ * put back a counter that another tab has passed.
+ */
+async function withNextCounter(device, path, message, wanted = () => true) {
   const run = async () => {
-    const stored = await load("device");
-    device.counter = Math.max(device.counter, stored?.counter ?? 0) + 1;
-    await save("device", device); // written before it leaves: a reload never sends it again
+    if (!wanted()) return null;
+    device.counter = Math.max(device.counter, (await load("counter")) ?? 0) + 1;
+    await save("counter", device.counter); // written before it leaves: a reload never sends it again
     const signature = await sign(device.keys.privateKey, message(device.counter));
     return asCustomer(device, "POST", path, { counter: device.counter, signature });
   };
@@ -238,7 +248,10 @@ async function renewStamp() {
   renewing = true;
   try {
     const path = `/v1/me/cards/${detail.id}/stamps`;
-    const { data } = await withNextCounter(state.device, path, (n) => stampRequestMessage(detail.id, n));
+    const wanted = () => !state.redemption && state.detail?.id === detail.id; // not once a code is asked for
+    const answered = await withNextCounter(state.device, path, (n) => stampRequestMessage(detail.id, n), wanted);
+    if (!answered) return;
+    const { data } = answered;
     state.skewMs = Date.parse(data.issued_at) - Date.now();
     state.stamp = data;
     drawQr($("stamp-qr"), data.stamp);
@@ -297,10 +310,15 @@ async function poll() {
     } else if (data.status !== "active") {
       state.stamp = null;
       $("stamp").hidden = true;
+      // Closed just now: perhaps the owner moved this phone to the customer's old card (open() looks).
+      if (data.status === "closed" && before && before.status !== "closed") await open(state.cardId);
     } else if (!state.stamp && !state.redemption) {
       renewStamp();
     }
   } catch (error) {
+    // The card is no longer this phone's (the owner moved the phone to the customer's old card):
+    // open whichever card the phone holds now.
+    if (error instanceof Problem && error.slug === "not-found") return open(null);
     await explain(error);
   }
 }
@@ -343,6 +361,7 @@ async function offerJoin(businessId, programId) {
   say("");
   $("join-form").addEventListener("submit", async (event) => {
     event.preventDefault();
+    if ($("join-button").hasAttribute("aria-busy")) return; // one enrollment at a time, however often tapped
     $("join-button").setAttribute("aria-busy", "true");
     $("join-error").hidden = true;
     try {
@@ -413,6 +432,10 @@ async function start() {
   const params = new URLSearchParams(location.search);
   const businessId = params.get("business");
   const programId = params.get("program");
+  if (!window.isSecureContext || !globalThis.crypto?.subtle) {
+    show("welcome");
+    return say("This card needs a secure connection: open the café’s link as it is given, starting with https://.");
+  }
   try {
     state.device = (await load("device")) || null;
     if (!state.device) {
@@ -431,6 +454,8 @@ async function start() {
     await open(params.get("card") || (await load("card")));
   } catch (error) {
     await explain(error);
+    // Nothing came to show (offline on opening): try again, rather than wait for a reload.
+    if (error instanceof NoAnswer && !state.cardId) setTimeout(start, 5000);
   }
 }
 
