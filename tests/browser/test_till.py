@@ -187,34 +187,81 @@ def test_a_used_stamp_is_told_and_an_amount_is_kept(till: Any, cafe: Cafe) -> No
     assert (punch["receipt"], punch["amount_cents"]) == ("POS-7731", 450)
 
 
-def test_a_scan_whose_answer_is_lost_is_sent_again_and_counts_once(till: Any, cafe: Cafe) -> None:
+def lose(route: Route, how: str) -> None:
+    """The server acts on the request, and the till never gets its answer: the connection drops, or
+    a proxy in between answers 502 Bad Gateway."""
+    route.fetch()
+    if how == "dropped":
+        route.abort()
+    else:
+        route.fulfill(status=502, content_type="text/html", body="<h1>502 Bad Gateway</h1>")
+
+
+@pytest.mark.parametrize("how", ["dropped", "bad-gateway"])
+def test_a_scan_whose_answer_is_lost_is_sent_again_and_counts_once(till: Any, cafe: Cafe, how: str) -> None:
     customer = Customer.join(cafe)
     first, second = customer.stamp(), customer.stamp()
     counter = till(first)
     expect(counter.head).to_have_text("Punch 1 of 2")
-    sent: list[tuple[str, str | None]] = []
+    sent: list[str] = []
+    replayed: list[str | None] = []
 
     def cut_the_first_answer(route: Route) -> None:
-        sent.append((route.request.post_data or "", None))
+        sent.append(route.request.post_data or "")
         if len(sent) == 1:
-            route.fetch()  # the server records the punch...
-            route.abort()  # ...and its answer never reaches the till
+            lose(route, how)
         else:
             route.continue_()
 
     counter.page.on(
         "response",
-        lambda r: sent.append(("", r.headers.get("idempotent-replayed"))) if r.url.endswith("/v1/scans") else None,
+        lambda r: replayed.append(r.headers.get("idempotent-replayed")) if r.url.endswith("/v1/scans") else None,
     )
     counter.page.route("**/v1/scans", cut_the_first_answer)
     counter.watched.allow(r"ERR_FAILED")
+    counter.watched.expected(502, f"{cafe.url}/v1/scans")
     counter.show(second)
     expect(counter.head).to_have_text("Punch 2 of 2")
-    bodies = [body for body, _ in sent if body]
-    assert len(bodies) == 2 and bodies[0] == bodies[1], "the very same body, sent again"
-    assert ("", "true") in sent, "the server answered the repeat with its first answer"
+    assert len(sent) == 2 and sent[0] == sent[1], "the very same body, sent again"
+    assert replayed[-1] == "true", "the server answered the repeat with its first answer"
     assert len(punches(cafe, customer.card_id)) == 2
     expect(counter.page.locator("#offline")).to_be_hidden()
+
+
+def test_a_scan_given_up_on_and_scanned_again_gets_its_first_answer(till: Any, cafe: Cafe) -> None:
+    """The cashier stops the resending (the network is down for long); once it is back, the same code
+    scanned again is answered with the punch the server made, not called a used code."""
+    customer = Customer.join(cafe)
+    stamp = customer.stamp()
+    counter = till("nothing yet")
+    expect(counter.head).to_have_text("This is not a PunchGuard code")
+    counter.page.route("**/v1/scans", lambda route: lose(route, "dropped"))
+    counter.watched.allow(r"ERR_FAILED")
+    counter.show(stamp)
+    expect(counter.page.locator("#answer-detail")).to_contain_text("Attempt 2")
+    counter.page.get_by_role("button", name="Stop sending").click()
+    expect(counter.head).to_have_text("Not sent")
+    counter.page.unroute("**/v1/scans")
+    counter.page.get_by_role("button", name="Next customer").click()  # the camera still sees the stamp
+    expect(counter.head).to_have_text("Punch 1 of 2")
+    assert len(punches(cafe, customer.card_id)) == 1
+
+
+def test_an_access_token_the_server_refuses_is_refreshed_and_the_scan_goes(till: Any, cafe: Cafe) -> None:
+    customer = Customer.join(cafe)
+    counter = till("nothing yet")
+    expect(counter.head).to_have_text("This is not a PunchGuard code")
+    # The till's access token, as the server would refuse it (ended early, or the till's clock slow).
+    counter.page.evaluate(
+        """() => {
+          const tokens = JSON.parse(sessionStorage.getItem("punchguard-till-session"));
+          sessionStorage.setItem("punchguard-till-session", JSON.stringify({ ...tokens, access_token: "ended" }));
+        }"""
+    )
+    counter.watched.expected(401, f"{cafe.url}/v1/scans")
+    counter.show(customer.stamp())
+    expect(counter.head).to_have_text("Punch 1 of 2")
+    assert len(punches(cafe, customer.card_id)) == 1
 
 
 def test_offline_is_shown_and_the_scan_goes_when_the_network_is_back(till: Any, cafe: Cafe) -> None:
