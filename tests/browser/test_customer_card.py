@@ -67,3 +67,30 @@ def test_a_card_moved_by_the_owner_shows_on_the_new_phone_with_its_punches(
     expect(phone.locator("#progress-words")).to_contain_text("1 of 2")
     expect(phone.locator("#stamp-qr")).to_have_attribute("data-text", re.compile(r"^[A-Z2-7]{173}$"))
     expect(phone.locator("#stamp")).to_be_visible()
+
+
+def test_the_card_sends_only_what_the_contract_says(pages: Pages, browser: Browser, cafe: Cafe) -> None:
+    """Enrollment carries the public key as the contract takes it (only kty, crv, x, y: WebCrypto's
+    export adds ext and key_ops), the optional details only when given, and every call goes to the
+    public API."""
+    link = join_link(pages, browser, cafe)
+    watched = pages.open(browser, PHONE)
+    phone = watched.page
+    with phone.expect_request(lambda r: r.url.endswith("/v1/customers") and r.method == "POST") as enrolled:
+        join_on_the_card_page(phone, link)
+    body = enrolled.value.post_data_json
+    assert set(body) == {"challenge", "public_key", "signature"}, "nothing asked that the customer did not give"
+    assert set(body["public_key"]) == {"kty", "crv", "x", "y"}
+    assert (body["public_key"]["kty"], body["public_key"]["crv"]) == ("EC", "P-256")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{86}", body["signature"]), "raw r||s, 64 bytes, unpadded base64url"
+    calls = {re.sub(r"[0-9a-f-]{36}", "{id}", u.split("?")[0].removeprefix(cafe.url)) for u in watched.requests}
+    api = {path for path in calls if path.startswith("/v1/")}
+    assert api <= {
+        "/v1/challenges",
+        "/v1/customers",
+        "/v1/businesses/{id}/programs",
+        "/v1/me/cards",
+        "/v1/me/cards/{id}",
+        "/v1/me/cards/{id}/stamps",
+    }, api
+    assert not any(path.startswith("/console/") and "/static/" not in path for path in calls), calls
