@@ -79,6 +79,7 @@ def test_the_card_sends_only_what_the_contract_says(pages: Pages, browser: Brows
     with phone.expect_request(lambda r: r.url.endswith("/v1/customers") and r.method == "POST") as enrolled:
         join_on_the_card_page(phone, link)
     body = enrolled.value.post_data_json
+    assert isinstance(body, dict), enrolled.value.post_data
     assert set(body) == {"challenge", "public_key", "signature"}, "nothing asked that the customer did not give"
     assert set(body["public_key"]) == {"kty", "crv", "x", "y"}
     assert (body["public_key"]["kty"], body["public_key"]["crv"]) == ("EC", "P-256")
