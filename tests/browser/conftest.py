@@ -48,11 +48,9 @@ class Cafe:
     card_id: str
     counted_before: int
     receipts: dict[str, str] = field(default_factory=dict)
-    # The till's: the scanner Till 1 of Market St, and a program whose rules let a test punch a card
-    # twice in a row and redeem it (no cooldown, no burst or concentration flags).
+    # The till tests': the store their scanners are registered at, and a program whose rules let a
+    # test punch a card twice in a row and redeem it (no cooldown, no burst or concentration flags).
     store_id: str = ""
-    scanner_id: str = ""
-    scanner_secret: str = ""
     quick_program_id: str = ""
     owner: dict[str, str] = field(default_factory=dict)
     owner_since: float = field(default_factory=time.monotonic)
@@ -206,8 +204,6 @@ def _seed(url: str, setup_code: str) -> Cafe:
             before["balance"],
             receipts,
             store_id=store,
-            scanner_id=scanner["scanner"]["id"],
-            scanner_secret=scanner["scanner_secret"],
             quick_program_id=quick_program,
             owner=owner,
         )
