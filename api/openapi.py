@@ -126,6 +126,9 @@ OPERATION_PROBLEMS: dict[str, tuple[Problem, ...]] = {
     "exportPunches": (),
     "getCheckpoint": (P.NOT_FOUND,),
     "verifyCheckpoint": (P.NOT_FOUND, P.CHECKPOINT_INVALID),
+    "getMetrics": (P.NOT_FOUND, P.METRICS_PERIOD_INVALID),
+    "enterStoreSales": (P.NOT_FOUND, P.SALES_INVALID),
+    "listStoreSales": (),
 }
 
 # What each group counts per. A handler's own group (`opt["rate_limit"]`) counts per client

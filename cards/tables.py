@@ -306,3 +306,70 @@ class DeviceBlock(Table):
     business = ForeignKey(references=Business, null=False)
     reason = Text()
     at = Timestamptz()
+
+
+# --- The owner's metrics (cards/metrics.py) ---------------------------------------------------
+
+
+class MetricSettings(Table):
+    """A business's choices for its metrics; a business without a row has the defaults."""
+
+    business = UUID(primary_key=True)
+    # A member with no counted punch for this many days is lost (churn).
+    lost_after_days = Integer(default=60)
+
+
+class StoreSales(Table):
+    """All of a store's transactions on one local day, as the owner entered or imported them:
+    the denominator of adoption, which the ledger cannot see. A migration makes (store, day) unique."""
+
+    id = UUID(primary_key=True)
+    store = ForeignKey(references=Store, null=False)
+    day = Date()
+    transactions = Integer()
+    entered_at = Timestamptz()
+
+
+class MetricDirty(Table):
+    """A card whose part of the metrics' rollup must be computed again: written in the same
+    transaction as whatever changed it (a ledger entry, a flag raised or decided), deleted by the
+    refresh that recomputed it. An auto id, so a mark made during a refresh is never taken for one
+    the refresh read."""
+
+    card = UUID(index=True)
+
+
+class MetricCard(Table):
+    """A card's part of the rollup as last computed from its ledger and flags (JSON cells), so
+    that a refresh subtracts exactly what the card added before."""
+
+    card = UUID(primary_key=True)
+    business = UUID(index=True)
+    cells = Text()
+
+
+class MetricCell(Table):
+    """The sum of every card's part for one business, scope (a store's id or `all`), kind (`day`,
+    `week`, `month` or `cohort`), bucket (a day's ordinal: the day, the week's Monday or the month's
+    first) and cohort (the first week's Monday, for `cohort`; else 0). `key` joins those five."""
+
+    key = Varchar(length=160, primary_key=True)
+    business = UUID()
+    scope = Varchar(length=36)
+    kind = Varchar(length=8)
+    bucket = Integer()
+    cohort = Integer()
+    active = Integer(default=0)
+    new_members = Integer(default=0)
+    punches = Integer(default=0)
+    revenue_cents = BigInt(default=0)
+    priced_orders = Integer(default=0)
+    under_review = Integer(default=0)
+    free_items = Integer(default=0)
+    spent = Integer(default=0)
+    rejected = Integer(default=0)
+    rejected_value_ucents = BigInt(default=0)
+    held = Integer(default=0)
+    joined = Integer(default=0)
+    lost = Integer(default=0)
+    lost_days = BigInt(default=0)

@@ -101,6 +101,12 @@ class Problem(Enum):
         "phone-move-refused", 409, "This card's balance cannot move to that new phone; the detail says why"
     )
 
+    # The owner's metrics.
+    METRICS_PERIOD_INVALID = _Problem(
+        "metrics-period-invalid", 400, "This period cannot be measured: it is empty, reversed or too long"
+    )
+    SALES_INVALID = _Problem("sales-invalid", 400, "These transaction counts cannot be read; the detail says where")
+
     @property
     def type(self) -> str:
         return f"/problems/{self.value.slug}"

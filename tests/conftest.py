@@ -30,6 +30,10 @@ from cards.tables import (
     Flag,
     FlagPunch,
     LedgerEntry,
+    MetricCard,
+    MetricCell,
+    MetricDirty,
+    MetricSettings,
     Program,
     RateLimitCounter,
     RedeemedPunch,
@@ -39,12 +43,18 @@ from cards.tables import (
     Staff,
     StaffSession,
     Store,
+    StoreSales,
 )
 from crypto.keyring import Keyring, load_or_create_keyring
 from tests.support import FakeClock, app_client
 
 # Children before parents, so deleting works whether or not the engine enforces foreign keys.
 TABLES = [
+    MetricCell,
+    MetricCard,
+    MetricDirty,
+    MetricSettings,
+    StoreSales,
     AuditLog,
     RateLimitCounter,
     DeviceBlock,
