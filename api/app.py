@@ -24,7 +24,7 @@ from api.auth import BearerAuthMiddleware, provide_customer, provide_staff
 from api.controllers.auth import AuthController
 from api.controllers.checkpoints import CheckpointController
 from api.controllers.customers import EnrollmentController, MeController
-from api.controllers.metrics import MetricsController, StoreSalesController
+from api.controllers.metrics import MetricsController, MetricSettingsController, StoreSalesController
 from api.controllers.operations import OperationsController
 from api.controllers.programs import ProgramController, PublicProgramController
 from api.controllers.punches import ScanController, StampController
@@ -178,6 +178,7 @@ def create_app(
             RedeemController,
             CheckpointController,
             MetricsController,
+            MetricSettingsController,
             StoreSalesController,
             static_files(),
             *console_routers(settings, clock),

@@ -129,6 +129,8 @@ OPERATION_PROBLEMS: dict[str, tuple[Problem, ...]] = {
     "getMetrics": (P.NOT_FOUND, P.METRICS_PERIOD_INVALID),
     "enterStoreSales": (P.NOT_FOUND, P.SALES_INVALID),
     "listStoreSales": (),
+    "getMetricSettings": (),
+    "setMetricSettings": (),
 }
 
 # What each group counts per. A handler's own group (`opt["rate_limit"]`) counts per client

@@ -13,13 +13,17 @@ refresh. So the cells a report reads are always the sum over the ledgers as they
 """
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import msgspec
 
+from cards.audit_log import record_action
 from cards.database import current_engine, is_postgres, stored_time, stored_uuid, write_transaction
+from cards.errors import DomainError
 from cards.flags import HELD_RULE
+from cards.identity import StaffIdentity
 from cards.metric_rollup import (
     FIELDS,
     CardFacts,
@@ -34,6 +38,7 @@ from cards.metric_rollup import (
     rollup_of,
 )
 from cards.tables import MetricCard, MetricCell, MetricDirty, MetricSettings, Store
+from mobile_contract.problems import Problem
 
 DEFAULT_LOST_AFTER_DAYS = 60
 BATCH = 500
@@ -68,17 +73,30 @@ async def lost_after_days(business_id: UUID) -> int:
     return DEFAULT_LOST_AFTER_DAYS if row is None else int(row["lost_after_days"])
 
 
-async def set_lost_after_days(business_id: UUID, days: int) -> None:
-    """Change when a member counts as lost; every card's part is computed again at the next refresh."""
+async def set_lost_after_days(actor: StaffIdentity, days: int, now: datetime) -> None:
+    """The owner changes when a member counts as lost; every card's part is computed again at the
+    next refresh, and the change is in the audit log."""
+    if not actor.is_owner:
+        raise DomainError(Problem.FORBIDDEN, "Only the owner sets when a member counts as lost")
+    before = await lost_after_days(actor.business_id)
     async with write_transaction():
         updated = await (
             MetricSettings.update({MetricSettings.lost_after_days: days})
-            .where(MetricSettings.business == business_id)
+            .where(MetricSettings.business == actor.business_id)
             .returning(MetricSettings.business)
         )
         if not updated:
-            await MetricSettings.insert(MetricSettings(business=business_id, lost_after_days=days))
-        await mark_business(business_id)
+            await MetricSettings.insert(MetricSettings(business=actor.business_id, lost_after_days=days))
+        await mark_business(actor.business_id)
+        await record_action(
+            actor=actor,
+            action="metrics.settings",
+            subject_kind="business",
+            subject_id=actor.business_id,
+            reason=None,
+            now=now,
+            details={"lost_after_days": {"from": before, "to": days}},
+        )
 
 
 # --- what a card is, as the rollup sees it ----------------------------------------------------

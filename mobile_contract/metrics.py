@@ -75,6 +75,16 @@ class Metrics(Wire, frozen=True, kw_only=True):
     definitions: list[MetricDefinition]
 
 
+LostAfterDays = Annotated[int, msgspec.Meta(ge=7, le=730, description="Days without a counted punch")]
+
+
+class MetricSettings(Wire, frozen=True, kw_only=True):
+    """The owner's choice behind churn, retention and lifespan: a member with no counted punch for
+    `lost_after_days` days is lost (7 to 730; 60 until the owner sets it)."""
+
+    lost_after_days: LostAfterDays
+
+
 Transactions = Annotated[int, msgspec.Meta(ge=0, le=1_000_000, **ZERO_OR_MORE)]
 
 

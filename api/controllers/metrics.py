@@ -4,12 +4,12 @@ from datetime import date, timedelta
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, get, post
+from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from api.auth import managers_only
-from cards import metrics, store_sales
+from cards import metric_refresh, metrics, store_sales
 from cards.clock import Clock
 from cards.identity import StaffIdentity
 from mobile_contract import metrics as wire
@@ -47,6 +47,29 @@ class MetricsController(Controller):
         return await metrics.metrics(
             actor.business_id, since=since, until=until, interval=interval, store_id=store_id, now=clock()
         )
+
+
+class MetricSettingsController(Controller):
+    path = "/v1/metrics/settings"
+    tags = ["metrics"]
+    guards = [managers_only]
+
+    @get(operation_id="getMetricSettings", summary="When a member counts as lost")
+    async def read(self, actor: NamedDependency[StaffIdentity]) -> wire.MetricSettings:
+        return wire.MetricSettings(lost_after_days=await metric_refresh.lost_after_days(actor.business_id))
+
+    @put(
+        operation_id="setMetricSettings",
+        summary="Set when a member counts as lost (owner only); every figure is computed again",
+    )
+    async def update(
+        self,
+        data: JSONBody[wire.MetricSettings],
+        actor: NamedDependency[StaffIdentity],
+        clock: NamedDependency[Clock],
+    ) -> wire.MetricSettings:
+        await metric_refresh.set_lost_after_days(actor, data.lost_after_days, clock())
+        return data
 
 
 class StoreSalesController(Controller):

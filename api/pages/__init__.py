@@ -30,6 +30,7 @@ from api.pages.checkpoints import CheckpointPagesController
 from api.pages.customer_card import CustomerCardController
 from api.pages.errors import console_exception_handlers
 from api.pages.flags import CardFlagsController, FlagQueueController
+from api.pages.metrics import MetricsPageController
 from api.pages.programs import ProgramPagesController
 from api.pages.session import ConsoleAuthMiddleware
 from api.pages.setup import SetupController
@@ -78,6 +79,7 @@ def console_routers(settings: Settings, clock: Clock) -> list[Router]:
             ExportPagesController,
             CheckpointPagesController,
             GuardWorthPageController,
+            MetricsPageController,
         ],
         guards=[managers_only],
         # The clock inside a function: Litestar deep-copies a router's middleware arguments, and a

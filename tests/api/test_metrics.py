@@ -107,3 +107,24 @@ async def test_a_bad_count_is_refused_and_nothing_is_entered(
     body = {"days": [good, {**good, "day": str(clock().date() - timedelta(days=1)), **day}]}
     _problem(await client.post("/v1/store-sales", headers=cafe.owner, json=body), kind)
     assert (await client.get("/v1/store-sales", headers=cafe.owner)).json() == []
+
+
+async def test_the_owner_sets_when_a_member_is_lost_and_managers_may_only_read_it(
+    client: httpx.AsyncClient, cafe: Cafe
+) -> None:
+    assert (await client.get("/v1/metrics/settings", headers=cafe.owner)).json() == {"lost_after_days": 60}
+    await cafe.add_staff("manager", "manager@cafe.test")
+    manager = {"authorization": f"Bearer {(await cafe.log_in('manager@cafe.test'))['access_token']}"}
+    assert (await client.get("/v1/metrics/settings", headers=manager)).status_code == 200
+    _problem(await client.put("/v1/metrics/settings", headers=manager, json={"lost_after_days": 30}), Problem.FORBIDDEN)
+    for wrong in (6, 731, "thirty", None):
+        _problem(
+            await client.put("/v1/metrics/settings", headers=cafe.owner, json={"lost_after_days": wrong}),
+            Problem.INVALID_REQUEST,
+        )
+    changed = await client.put("/v1/metrics/settings", headers=cafe.owner, json={"lost_after_days": 30})
+    assert changed.status_code == 200, changed.text
+    assert (await client.get("/v1/metrics", headers=manager)).json()["lost_after_days"] == 30
+    log = await client.get("/v1/audit-log", headers=cafe.owner, params={"action": "metrics.settings"})
+    entries = log.json()["entries"]
+    assert [e["details"]["lost_after_days"] for e in entries] == [{"from": 60, "to": 30}]

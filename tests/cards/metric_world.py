@@ -5,9 +5,10 @@ from datetime import datetime
 from uuid import UUID, uuid4
 
 from cards.flags import HELD_RULE
+from cards.identity import StaffIdentity
 from cards.ledger import Entry
 from cards.punches import card_head, insert_entry
-from cards.tables import Business, Card, Customer, Flag, FlagPunch, Program, Store
+from cards.tables import Business, Card, Customer, Flag, FlagPunch, Program, Staff, Store
 from crypto.keyring import Keyring
 
 
@@ -17,6 +18,11 @@ class World:
     business: UUID = field(default_factory=uuid4)
     program: UUID = field(default_factory=uuid4)
     stores: dict[str, UUID] = field(default_factory=dict)
+    owner_id: UUID = field(default_factory=uuid4)
+
+    @property
+    def owner(self) -> StaffIdentity:
+        return StaffIdentity(staff_id=self.owner_id, business_id=self.business, role="owner", store_id=None)
 
     @classmethod
     async def create(
@@ -24,6 +30,16 @@ class World:
     ) -> "World":
         world = cls(keyring)
         await Business.insert(Business(id=world.business, name="Bean There"))
+        await Staff.insert(
+            Staff(
+                id=world.owner_id,
+                business=world.business,
+                name="Olive",
+                email="o@x.test",
+                password_hash="-",
+                role="owner",
+            )
+        )
         for name, zone in zones.items():
             world.stores[name] = uuid4()
             await Store.insert(

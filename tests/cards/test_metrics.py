@@ -43,7 +43,7 @@ def quay(day: int, hour: int = 12) -> datetime:
 @pytest.fixture
 async def world(keyring: Keyring) -> World:
     w = await World.create(keyring, {"Harbour": "Pacific/Auckland", "Quay": "UTC"})
-    await metric_refresh.set_lost_after_days(w.business, 7)
+    await metric_refresh.set_lost_after_days(w.owner, 7, NOW)
     a, b, c, d, e = [await w.card() for _ in range(5)]
     # 5 Jan 07:00 in Auckland is 4 Jan in UTC: the store's local day decides.
     await w.punch(a, harbour(5, 7), "Harbour", 400)
@@ -173,7 +173,7 @@ async def test_the_rollup_agrees_with_the_ledger_and_the_check_can_tell(world: W
 
 
 async def test_changing_when_a_member_is_lost_recomputes_every_card(world: World) -> None:
-    await metric_refresh.set_lost_after_days(world.business, 60)
+    await metric_refresh.set_lost_after_days(world.owner, 60, NOW)
     w2 = (await _weeks(world)).series[1]
     assert (w2.churn_count, w2.customers_at_end) == (0, 3)  # A, B and E (December) all punched within 60 days
     assert await metric_refresh.mismatches(world.business) == []
