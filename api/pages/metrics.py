@@ -157,9 +157,12 @@ class MetricsPageController(Controller):
                 "interval_name": charts.interval_name,
                 "heat": charts.heat,
                 "download": _query(choice, found),
-                "sales": (await store_sales.list_sales(actor.business_id, today - timedelta(days=60), today))[
-                    -SALES_DAYS_SHOWN:
-                ],
+                # Up to the day after tomorrow (exclusive): a store's local today is within a day of UTC's.
+                "sales": (
+                    await store_sales.list_sales(
+                        actor.business_id, today - timedelta(days=60), today + timedelta(days=2)
+                    )
+                )[-SALES_DAYS_SHOWN:],
                 "store_names": {s.id: s.name for s in listed},
                 "yesterday": (today - timedelta(days=1)).isoformat(),
             },
