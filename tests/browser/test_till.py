@@ -438,6 +438,7 @@ def test_the_till_installs_and_opens_without_a_network(pages: Pages, browser: Br
             break
         page.wait_for_timeout(200)
     assert f"{cafe.url}/till" in kept and not any("/v1/" in url for url in kept), kept
+    assert f"{cafe.url}/console/static/favicon.svg" in kept, "the icon the browser asks for offline too"
     page.context.set_offline(True)
     watched.allow(r"ERR_INTERNET_DISCONNECTED")
     page.reload()

@@ -3,8 +3,12 @@
 // to the server, and an answer is never made up here.
 const CACHE = "punchguard-till-v1";
 
+// The page, and what the browser fetches for it on its own (its icon, its manifest): those never show
+// in the page's resource timings, so the page cannot name them below.
+const INSTALLED = ["/till", "/console/static/favicon.svg", "/console/static/till.webmanifest"];
+
 self.addEventListener("install", (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.add("/till")).then(() => self.skipWaiting()));
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(INSTALLED)).then(() => self.skipWaiting()));
 });
 
 // The page names the shell's files it loaded before this worker started.
