@@ -12,6 +12,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from piccolo.custom_types import Combinable
+from piccolo.query import OrderByRaw
 
 from cards.audit_log import record_action
 from cards.database import stored_json, stored_uuid, write_transaction
@@ -298,7 +299,6 @@ async def _void(punch_ids: list[UUID], actor: StaffIdentity, now: datetime, keyr
 # --- the console's review queue ------------------------------------------------------------
 
 # A held free item is a customer waiting at the till: first. Then the worst, then the oldest.
-_SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
 QUEUE_FIRST_RULE = HELD_RULE
 
 
@@ -308,23 +308,27 @@ class Queue:
     total: int  # open flags matching the filter, of which `flags` are those from the offset asked for
 
 
+# The queue's order, in the database: held free items first, then high, medium, low severity.
+_QUEUE_ORDER = (
+    OrderByRaw(f'CASE WHEN "flag"."rule" = \'{QUEUE_FIRST_RULE}\' THEN 0 ELSE 1 END'),
+    OrderByRaw("CASE \"flag\".\"severity\" WHEN 'high' THEN 0 WHEN 'medium' THEN 1 WHEN 'low' THEN 2 ELSE 3 END"),
+)
+
+
 async def review_queue(business_id: UUID, search: FlagFilter, limit: int, offset: int = 0) -> Queue:
     """The open flags matching `search` in the order an owner should decide them: held free items
-    first, then by severity (high first), then oldest first; `limit` of them from `offset` on."""
-    search = FlagFilter(**{**_fields(search), "status": "open"})
-    keys = await Flag.select(Flag.id, Flag.rule, Flag.severity, Flag.created_at).where(flag_where(business_id, search))
-    keys.sort(
-        key=lambda r: (
-            r["rule"] != QUEUE_FIRST_RULE,
-            _SEVERITY_RANK.get(r["severity"], 3),
-            r["created_at"],
-            str(r["id"]),
-        )
+    first, then by severity (high first), then oldest first; `limit` of them from `offset` on.
+    Ordered and cut in the database: a page costs the same with ten open flags or ten thousand."""
+    where = flag_where(business_id, FlagFilter(**{**_fields(search), "status": "open"}))
+    rows = (
+        await Flag.select(*FLAG_COLUMNS)
+        .where(where)
+        .order_by(*_QUEUE_ORDER)
+        .order_by(Flag.created_at, Flag.id)
+        .limit(limit)
+        .offset(offset)
     )
-    first = [stored_uuid(r["id"]) for r in keys[offset : offset + limit]]
-    rows = await Flag.select(*FLAG_COLUMNS).where(Flag.id.is_in(first)) if first else []
-    by_id = {stored_uuid(r["id"]): r for r in rows}
-    return Queue(flags=await flag_views([by_id[i] for i in first if i in by_id]), total=len(keys))
+    return Queue(flags=await flag_views(rows), total=await Flag.count().where(where))
 
 
 def _fields(search: FlagFilter) -> dict[str, Any]:

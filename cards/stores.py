@@ -208,6 +208,16 @@ async def list_scanners(business_id: UUID, store_id: UUID) -> list[wire.Scanner]
     return [_scanner(row) for row in rows]
 
 
+async def business_scanners(business_id: UUID) -> list[wire.Scanner]:
+    """Every scanner of the business's stores, in one query (the filters that list them all)."""
+    rows = (
+        await Scanner.select(*_SCANNER_COLUMNS)
+        .where(Scanner.store._.business == business_id)
+        .order_by(Scanner.created_at)
+    )
+    return [_scanner(row) for row in rows]
+
+
 async def revoke_scanner(actor: StaffIdentity, scanner_id: UUID, reason: str | None, now: datetime) -> wire.Scanner:
     """Revoke a lost or stolen scanner: its sessions end at once (T9); logged the first time."""
     await get_scanner(actor.business_id, scanner_id)  # another business's scanner reads as missing

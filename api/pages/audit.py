@@ -71,8 +71,8 @@ async def _subjects(business_id: UUID) -> dict[UUID, tuple[str, str | None]]:
         named[member.id] = (member.name, None)
     for store in await stores.list_stores(business_id):
         named[store.id] = (store.name, f"/console/stores/{store.id}")
-        for scanner in await stores.list_scanners(business_id, store.id):
-            named[scanner.id] = (scanner.name, f"/console/stores/{store.id}")
+    for scanner in await stores.business_scanners(business_id):
+        named[scanner.id] = (scanner.name, f"/console/stores/{scanner.store_id}")
     for program in await programs.list_programs(business_id):
         named[program.id] = (program.name, f"/console/programs/{program.id}")
     return named

@@ -19,6 +19,7 @@ from cards.flag_review import FlagFilter
 from cards.identity import StaffIdentity
 from crypto.keyring import Keyring
 from mobile_contract import review as wire
+from mobile_contract.stores import Scanner
 
 QUEUE = "/console/flags"
 QUEUE_LENGTH = 100
@@ -84,7 +85,10 @@ class FlagQueueController(Controller):
             problems.append(exc.detail)
             found = flag_review.Queue(flags=[], total=0)
         store_list = await stores.list_stores(actor.business_id)
-        scanners = [(s, sc) for s in store_list for sc in await stores.list_scanners(actor.business_id, s.id)]
+        by_store: dict[UUID, list[Scanner]] = {}
+        for scanner in await stores.business_scanners(actor.business_id):
+            by_store.setdefault(scanner.store_id, []).append(scanner)
+        scanners = [(s, sc) for s in store_list for sc in by_store.get(s.id, [])]
         return Template(
             template_name="flags.html",
             context={
