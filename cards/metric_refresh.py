@@ -214,6 +214,21 @@ async def refresh(business_id: UUID) -> int:
     return done
 
 
+_MARKED_BUSINESSES_SQL = """
+SELECT DISTINCT p.business AS business FROM metric_dirty d
+JOIN card c ON c.id = d.card JOIN program p ON p.id = c.program
+"""
+
+
+async def refresh_marked() -> int:
+    """Refresh every business whose cards carry marks (the periodic sweep): the marks of a
+    business whose owner never opens the metrics are consumed all the same, never piling up."""
+    done = 0
+    for row in await MetricDirty.raw(_MARKED_BUSINESSES_SQL):
+        done += await refresh(stored_uuid(row["business"]))
+    return done
+
+
 async def _apply(business_id: UUID, cards: list[UUID]) -> None:
     new = await computed_parts(business_id, cards)
     old = {

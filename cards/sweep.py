@@ -8,12 +8,14 @@ idempotent, so several processes or a cron job (`python -m api sweep`) may run i
   supersedes the old;
 - rate-limit counters: once their window ended (also as new windows open);
 - staff sessions: 30 days after they ended or expired;
-- setup codes: once their lifetime is over (cards/staff.py).
+- setup codes: once their lifetime is over (cards/staff.py);
+- the metrics' marks of cards whose ledger changed: consumed by bringing the rollup up to date
+  (cards/metric_refresh.py), which a read of the metrics also does.
 """
 
 from datetime import datetime, timedelta
 
-from cards import rate_limits, sessions, staff
+from cards import metric_refresh, rate_limits, sessions, staff
 from cards.tables import Challenge, Redemption
 
 PENDING_CODE_GRACE = timedelta(minutes=10)
@@ -41,4 +43,5 @@ async def sweep(now: datetime) -> dict[str, int]:
         "rate_limit_counters": await rate_limits.sweep(now, RATE_LIMIT_WINDOW),
         "staff_sessions": await sessions.sweep(now),
         "setup_codes": await staff.sweep_setup_codes(now),
+        "metric_cards_refreshed": await metric_refresh.refresh_marked(),
     }

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from api.settings import Settings
-from cards import rate_limits, sweep
-from cards.tables import Challenge, RateLimitCounter, Redemption, StaffSession
+from cards import metric_refresh, rate_limits, sweep
+from cards.tables import Challenge, MetricDirty, RateLimitCounter, Redemption, StaffSession
 from mobile_contract.problems import Problem
 from mobile_contract.redemptions import redemption_request_message
 from tests.support import OWNER_EMAIL, FakeClock, bearer, cashier_at_till, new_customer, set_up_cafe
@@ -76,3 +76,20 @@ async def test_a_rate_limit_bucket_is_swept_as_new_windows_open(clock: FakeClock
     clock.advance(minutes=2)
     await rate_limits.hit("login:192.0.2.9", 10, sweep.RATE_LIMIT_WINDOW, clock())
     assert [r["bucket"] for r in await RateLimitCounter.select(RateLimitCounter.bucket)] == ["login:192.0.2.9"]
+
+
+async def test_the_sweep_brings_the_metrics_up_to_date_so_their_marks_never_pile_up(
+    client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    cafe = await set_up_cafe(client)
+    till = await cashier_at_till(cafe)
+    customer = await new_customer(client, cafe)
+    scan = await client.post(
+        "/v1/scans", headers=till, json={"stamp": await customer.stamp(), "receipt": {"reference": "M1"}}
+    )
+    assert scan.status_code == 201, scan.text
+    assert await MetricDirty.count() > 0, "the punch marked its card"
+    assert (await sweep.sweep(clock()))["metric_cards_refreshed"] == 1
+    assert await MetricDirty.count() == 0
+    assert await metric_refresh.mismatches(UUID(cafe.business_id)) == [], "the rollup is the ledger's"
+    assert (await sweep.sweep(clock()))["metric_cards_refreshed"] == 0
