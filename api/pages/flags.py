@@ -22,7 +22,7 @@ from mobile_contract import review as wire
 from mobile_contract.stores import Scanner
 
 QUEUE = "/console/flags"
-QUEUE_LENGTH = 100
+QUEUE_LENGTH = 25  # a page the owner decides in one sitting; the next ones a click away
 DECISIONS: dict[str, Literal["approved", "rejected"]] = {"approved": "approved", "rejected": "rejected"}
 
 

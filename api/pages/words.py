@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from cards.flags import HELD_RULE, card_code
 
@@ -62,8 +62,10 @@ def shown_name(value: Any) -> Markup:
     as their code point, and isolated with <bdi> so it cannot reorder the text around it."""
     if value is None or value == "":
         return Markup("<span class=muted>—</span>")
-    text = "".join(f"[U+{ord(c):04X}]" if unicodedata.category(c) in ("Cf", "Cc") else c for c in str(value))
-    return Markup("<bdi>") + escape(text) + Markup("</bdi>")
+    text = str(value)
+    if not text.isprintable():  # printable text has no Cf or Cc character: most names, at once
+        text = visible_text(text)
+    return Markup("<bdi>%s</bdi>") % text
 
 
 def consequences(rule: str, punches: int) -> dict[str, str]:

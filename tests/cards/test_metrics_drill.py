@@ -62,7 +62,7 @@ from cards.identity import StaffIdentity
 from cards.metric_refresh import set_lost_after_days
 from cards.metrics import metrics
 from cards.store_sales import enter_sales
-from cards.tables import Business, Card, Flag, LedgerEntry, Program, RedeemedPunch, Redemption, Staff, Store
+from cards.tables import Business, Card, Flag, FlagPunch, LedgerEntry, Program, RedeemedPunch, Redemption, Staff, Store
 from crypto.keyring import load_keyring
 from drill.run import Options, migrated_and_empty, run_drill
 from drill.world import local
@@ -70,7 +70,7 @@ from mobile_contract import metrics as wire
 from tests.conftest import ENGINE
 
 DAYS = 30
-CUSTOMERS = 30
+CUSTOMERS = 20
 SEED = 20250602
 # The drill's last event: the owner fetches the last day's checkpoints at 00:30 on the day after.
 END = local(DAYS, 0, 30)
@@ -403,19 +403,30 @@ async def _owner(business: UUID) -> StaffIdentity:
 
 
 async def _review(owner: StaffIdentity, keyring_path: Path) -> None:
-    """Flags raised before the last week: shared contacts approved, the others rejected, a day later."""
+    """The flags raised before the last week are decided a day after their last punch (so none
+    names a punch made after its decision), in that order: shared contacts approved, the others
+    rejected. Those raised later, or decided too late for the month, stay open."""
     keyring = load_keyring(keyring_path)
-    flags = await (
-        Flag.select(Flag.id, Flag.rule, Flag.created_at)
-        .where((Flag.business == owner.business_id) & (Flag.created_at < local(DAYS - 7, 0)))
-        .order_by(Flag.created_at)
+    flags = await Flag.select(Flag.id, Flag.rule, Flag.created_at).where(
+        (Flag.business == owner.business_id) & (Flag.created_at < local(DAYS - 7, 0))
     )
-    for flag in flags:
-        if not await Flag.exists().where((Flag.id == flag["id"]) & (Flag.status == "open")):
-            continue  # settled when a rejection voided its punches
-        decision: Literal["approved", "rejected"] = "approved" if flag["rule"] == "shared_contact" else "rejected"
-        at = stored_time(flag["created_at"]) + timedelta(days=1)
-        await review_flag(owner, stored_uuid(flag["id"]), decision, "Reviewed after the drill", at, keyring)
+    named = await FlagPunch.select(FlagPunch.flag, FlagPunch.punch)
+    made = {
+        stored_uuid(e["id"]): stored_time(e["recorded_at"])
+        for e in await LedgerEntry.select(LedgerEntry.id, LedgerEntry.recorded_at).where(LedgerEntry.kind == "punch")
+    }
+    latest = {stored_uuid(f["id"]): stored_time(f["created_at"]) for f in flags}
+    for n in named:
+        flag = stored_uuid(n["flag"])
+        if flag in latest:
+            latest[flag] = max(latest[flag], made[stored_uuid(n["punch"])])
+    rules = {stored_uuid(f["id"]): str(f["rule"]) for f in flags}
+    for flag, last in sorted(latest.items(), key=lambda item: item[1]):
+        at = last + timedelta(days=1)
+        if at >= END or not await Flag.exists().where((Flag.id == flag) & (Flag.status == "open")):
+            continue  # too late for the month, or settled when a rejection voided its punches
+        decision: Literal["approved", "rejected"] = "approved" if rules[flag] == "shared_contact" else "rejected"
+        await review_flag(owner, flag, decision, "Reviewed after the drill", at, keyring)
 
 
 def _sales(stores: dict[str, UUID]) -> list[wire.StoreSalesDay]:

@@ -7,6 +7,7 @@ from uuid import UUID
 
 import httpx
 
+from api.pages.flags import QUEUE_LENGTH
 from cards.flags import raise_flag
 from cards.tables import AuditLog, Flag
 from tests.pages.console import csrf_token, post_form, sign_in
@@ -247,10 +248,11 @@ async def test_the_filters_narrow_the_queue(client: Client, clock: FakeClock) ->
     assert "is not an id this console knows" in response.text
 
 
-async def test_a_long_queue_is_read_a_hundred_at_a_time_with_its_filters_kept(client: Client, clock: FakeClock) -> None:
+async def test_a_long_queue_is_read_a_page_at_a_time_with_its_filters_kept(client: Client, clock: FakeClock) -> None:
     cafe = await set_up_cafe(client)
     made = []
-    for n in range(105):
+    n_flags = 4 * QUEUE_LENGTH + 5
+    for n in range(n_flags):
         clock.advance(seconds=1)
         made.append(
             str(
@@ -267,18 +269,22 @@ async def test_a_long_queue_is_read_a_hundred_at_a_time_with_its_filters_kept(cl
         )
     await sign_in(client, OWNER_EMAIL)
     first = (await client.get("/console/flags", params={"rule": "scanner_burst"})).text
-    assert "105 open flags, the first 100 shown." in first
-    assert order_of(first, made) == made[:100], "oldest first"
-    assert '<a href="/console/flags?rule=scanner_burst&amp;offset=100">The next 5</a>' in first
+    assert f"{n_flags} open flags, the first {QUEUE_LENGTH} shown." in first
+    assert order_of(first, made) == made[:QUEUE_LENGTH], "oldest first"
+    nxt = f'<a href="/console/flags?rule=scanner_burst&amp;offset={QUEUE_LENGTH}">The next {QUEUE_LENGTH}</a>'
+    assert nxt in first
     assert "Earlier in the queue" not in first
-    second = (await client.get("/console/flags", params={"rule": "scanner_burst", "offset": "100"})).text
-    assert "105 open flags, numbers 101 to 105 shown." in second
-    assert order_of(second, made) == made[100:]
-    assert '<a href="/console/flags?rule=scanner_burst&amp;offset=0">Earlier in the queue</a>' in second
-    assert "The next" not in second
+    last_offset = 4 * QUEUE_LENGTH
+    last = (await client.get("/console/flags", params={"rule": "scanner_burst", "offset": str(last_offset)})).text
+    assert f"{n_flags} open flags, numbers {last_offset + 1} to {n_flags} shown." in last
+    assert order_of(last, made) == made[last_offset:]
+    back = last_offset - QUEUE_LENGTH
+    earlier = f'<a href="/console/flags?rule=scanner_burst&amp;offset={back}">Earlier in the queue</a>'
+    assert earlier in last
+    assert "The next" not in last
     for nonsense in ("-5", "abc", "9" * 12):
         page = await client.get("/console/flags", params={"offset": nonsense})
-        assert page.status_code == 200 and "the first 100 shown" in page.text, nonsense
+        assert page.status_code == 200 and f"the first {QUEUE_LENGTH} shown" in page.text, nonsense
 
 
 async def test_deciding_all_of_a_card_that_is_not_this_businesss_reads_as_missing(
