@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -149,8 +150,11 @@ def main() -> None:
     url = postgres_url()
     asyncio.run(reset_schema(url))
     log(f"{seeded.PUNCHES:,} punches over {seeded.CARDS:,} cards; SQLite and PostgreSQL at {url.split('@')[-1]}")
-    sqlite, ledger = one_engine("sqlite", f"sqlite:///{work}/bench.sqlite3", work, None)
-    postgres, _ = one_engine("postgresql", url, work, ledger)
+    try:
+        sqlite, ledger = one_engine("sqlite", f"sqlite:///{work}/bench.sqlite3", work, None)
+        postgres, _ = one_engine("postgresql", url, work, ledger)
+    finally:
+        shutil.rmtree(work)  # the SQLite file is nearly 2 GB
     bare = bare_get()
     at_size: dict[str, Any] = {"bare_get": bare}
     for engine, figures in (("sqlite", sqlite), ("postgresql", postgres)):
