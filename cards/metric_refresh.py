@@ -117,7 +117,8 @@ SELECT id, card, kind, store, recorded_at, amount_cents, voids, consumes FROM le
 WHERE card IN ({}) ORDER BY card, seq
 """
 _NAMED_SQL = """
-SELECT e.card AS card, fp.flag AS flag, fp.punch AS punch, f.status AS status FROM flag_punch fp
+SELECT e.card AS card, fp.flag AS flag, fp.punch AS punch, f.status AS status, f.reviewed_at AS reviewed_at
+FROM flag_punch fp
 JOIN flag f ON f.id = fp.flag JOIN ledger_entry e ON e.id = fp.punch WHERE e.card IN ({})
 """
 _FLAGS_SQL = "SELECT card, rule, store, created_at FROM flag WHERE card IN ({})"
@@ -142,13 +143,13 @@ async def _facts(card_ids: Sequence[UUID]) -> dict[UUID, CardFacts]:
                 consumes=len(r["consumes"].split(",")) if r["consumes"] else 0,
             )
         )
-    named: dict[tuple[UUID, UUID], tuple[str, set[UUID]]] = {}
+    named: dict[tuple[UUID, UUID], tuple[str, datetime | None, set[UUID]]] = {}
     for r in await MetricCard.raw(_NAMED_SQL.format(marks), *card_ids):
         key = (stored_uuid(r["card"]), stored_uuid(r["flag"]))
-        named.setdefault(key, (r["status"], set()))[1].add(stored_uuid(r["punch"]))
+        named.setdefault(key, (r["status"], stored_time(r["reviewed_at"]), set()))[2].add(stored_uuid(r["punch"]))
     flags: dict[UUID, list[FlagOf]] = {}
-    for (card, _), (status, punches) in named.items():
-        flags.setdefault(card, []).append(FlagOf(status=status, punches=frozenset(punches)))
+    for (card, _), (status, reviewed_at, punches) in named.items():
+        flags.setdefault(card, []).append(FlagOf(status=status, punches=frozenset(punches), reviewed_at=reviewed_at))
     held: dict[UUID, list[HeldItem]] = {}
     for r in await MetricCard.raw(_FLAGS_SQL.format(marks), *card_ids):
         if r["rule"] == HELD_RULE:

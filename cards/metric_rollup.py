@@ -55,10 +55,12 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class FlagOf:
-    """A flag as far as one card is concerned: its status, and which of the card's punches it names."""
+    """A flag as far as one card is concerned: its status, which of the card's punches it names,
+    and when it was decided (a rejection voids its punches at that moment)."""
 
     status: str
     punches: frozenset[UUID]
+    reviewed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +120,12 @@ def card_cells(facts: CardFacts, zones: dict[UUID, str], lost_after_days: int) -
 
     voided = {e.voids: e for e in facts.entries if e.kind == "void" and e.voids is not None}
     under_review = set().union(*(f.punches for f in facts.flags if f.status == "open"))
-    rejected = set().union(*(f.punches for f in facts.flags if f.status == "rejected"))
+    # A punch the owner rejected: voided by a rejected flag's decision, not refunded before it.
+    rejected_at: dict[UUID, datetime] = {}
+    for f in facts.flags:
+        if f.status == "rejected" and f.reviewed_at is not None:
+            for punch in f.punches:
+                rejected_at[punch] = min(rejected_at.get(punch, f.reviewed_at), f.reviewed_at)
     value_per_punch = (
         None
         if facts.reward_value_cents is None
@@ -131,7 +138,7 @@ def card_cells(facts: CardFacts, zones: dict[UUID, str], lost_after_days: int) -
             void = voided.get(entry.id)
             for scope in _scopes(entry.store):
                 if void is not None:
-                    if entry.id in rejected:
+                    if entry.id in rejected_at and void.recorded_at >= rejected_at[entry.id]:
                         rejected_day = day_at(entry.store, void.recorded_at)
                         _add(cells, (scope, "day", rejected_day, 0), "rejected")
                         if value_per_punch is not None:

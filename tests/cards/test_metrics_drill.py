@@ -2,13 +2,14 @@
 
 The drill (drill/run.py) plays 30 days of the three-store café and its kiosk over HTTP against
 the real server, on this suite's own database: an honest crowd and every attack of the threat
-model (refunds void punches, frauds are flagged, free items are given or held). Then, as the
-owner would afterwards: the flags older than the last week are decided (those on shared
-contacts approved, the others rejected, each a day after it was raised; the rest stay open),
-the Airport store moves to Asia/Tokyo (so that a store's local day is not the drill's), the
-stores' daily transactions are entered for some days (Market St's first week, three days of
-Mission's, one of them 0, and the Airport's last two days; none for Mission's other days, nor
-the kiosk), and members are lost after 7 days (then again after 60, the default).
+model (refunds void punches, frauds are flagged, free items are given or held). Then, as
+would follow it: a customer returns a purchase that an open flag names beside others still
+standing (so the flag stays open); the owner decides the flags raised before the last week, each
+a day after its last punch (shared contacts approved, the others rejected, the held free items
+too; later ones stay open); the Airport store moves to Asia/Tokyo (so that a store's local day
+is not the drill's); the stores' daily transactions are entered for some days (Market St's first
+week, three days of Mission's, one of them 0, and the Airport's last two days; none for the
+kiosk); and members are lost after 7 days (then again after 60, the default).
 
 For every interval (day, week and month) of a period wider than the month, for its totals, for
 the whole business and for each store, every figure of `cards.metrics.metrics` (the function
@@ -54,6 +55,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import pytest
+from argon2 import PasswordHasher
 
 from cards.database import stored_time, stored_uuid
 from cards.exports import PunchFilter, export_flags, export_punches
@@ -61,16 +63,19 @@ from cards.flag_review import FlagFilter, review_flag
 from cards.identity import StaffIdentity
 from cards.metric_refresh import set_lost_after_days
 from cards.metrics import metrics
+from cards.punches import void_punch
 from cards.store_sales import enter_sales
 from cards.tables import Business, Card, Flag, FlagPunch, LedgerEntry, Program, RedeemedPunch, Redemption, Staff, Store
-from crypto.keyring import load_keyring
+from crypto import passwords
+from crypto.keyring import Keyring, load_keyring
 from drill.run import Options, migrated_and_empty, run_drill
 from drill.world import local
 from mobile_contract import metrics as wire
+from mobile_contract.scans import Void
 from tests.conftest import ENGINE
 
 DAYS = 30
-CUSTOMERS = 20
+CUSTOMERS = 24
 SEED = 20250602
 # The drill's last event: the owner fetches the last day's checkpoints at 00:30 on the day after.
 END = local(DAYS, 0, 30)
@@ -437,9 +442,74 @@ def _sales(stores: dict[str, UUID]) -> list[wire.StoreSalesDay]:
     return [wire.StoreSalesDay(store_id=s, day=d, transactions=n) for s, d, n in entered]
 
 
+async def _refund_under_review(business: UUID, keyring: Keyring) -> None:
+    """A customer returns a purchase named by an open flag that names others still standing (so
+    the flag stays open), an hour after the flag's last punch: before the owner rejects the flag."""
+    refunded = {stored_uuid(v["voids"]) for v in await LedgerEntry.select(LedgerEntry.voids) if v["voids"] is not None}
+    redeemed = {stored_uuid(r["punch"]) for r in await RedeemedPunch.select(RedeemedPunch.punch)}
+    punches = {
+        stored_uuid(e["id"]): e
+        for e in await LedgerEntry.select(
+            LedgerEntry.id, LedgerEntry.store, LedgerEntry.receipt, LedgerEntry.recorded_at
+        ).where(LedgerEntry.kind == "punch")
+    }
+    named: dict[UUID, list[UUID]] = defaultdict(list)
+    for n in await FlagPunch.select(FlagPunch.flag, FlagPunch.punch):
+        named[stored_uuid(n["flag"])].append(stored_uuid(n["punch"]))
+    for flag in (
+        await Flag.select(Flag.id)
+        .where(
+            (Flag.business == business)
+            & (Flag.status == "open")
+            & Flag.rule.not_in(["shared_contact", "reward_held"])
+            & (Flag.created_at < local(DAYS - 7, 0))
+        )
+        .order_by(Flag.created_at)
+    ):
+        standing = [p for p in named[stored_uuid(flag["id"])] if p not in refunded and punches[p]["receipt"]]
+        last = max((stored_time(punches[p]["recorded_at"]) for p in standing), default=END)
+        choice = [p for p in standing if p not in redeemed]
+        if len(standing) >= 2 and choice and last + timedelta(days=1) < END:
+            punch = punches[choice[0]]
+            manager = (
+                await Staff.select(Staff.id).where((Staff.store == punch["store"]) & (Staff.role == "manager")).first()
+            )
+            assert manager is not None
+            store = stored_uuid(punch["store"])
+            cashier = StaffIdentity(stored_uuid(manager["id"]), business, "manager", store)
+            refund = Void(receipt=punch["receipt"], store_id=store, reason="Customer returned the purchase")
+            result = await void_punch(cashier, refund, last + timedelta(hours=1), keyring)
+            assert result.settled_flag_ids == []
+            return
+    raise AssertionError("no open flag names two standing punches")
+
+
+async def after_the_drill(business: UUID, keyring_path: Path) -> tuple[dict[str, UUID], list[wire.StoreSalesDay]]:
+    """What the owner and the staff do after the month (see the module's docstring)."""
+    owner = await _owner(business)
+    await _refund_under_review(business, load_keyring(keyring_path))
+    await _review(owner, keyring_path)
+    stores = {
+        str(s["name"]): stored_uuid(s["id"])
+        for s in await Store.select(Store.id, Store.name).where(Store.business == business)
+    }
+    await Store.update({Store.time_zone: TOKYO}).where(Store.id == stores["Airport"])
+    sales = _sales(stores)
+    await enter_sales(owner, sales, END, how="test")
+    return stores, sales
+
+
 @pytest.fixture
-async def drill_month(tmp_path: Path) -> tuple[UUID, dict[str, UUID], list[wire.StoreSalesDay]]:
-    """A real drill month in the suite's (just cleaned) database, then the owner's review and entries."""
+async def drill_month(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[UUID, dict[str, UUID], list[wire.StoreSalesDay]]:
+    """A real drill month in the suite's (just cleaned) database, then what follows it.
+
+    Staff passwords are hashed with cheap Argon2 parameters, as in tests/api/test_review.py: the
+    drill signs staff in hundreds of times, which at the production cost is half its run time."""
+    hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", hasher)
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", hasher.hash("punchguard-dummy-password"))
     assert await migrated_and_empty()
     options = Options(customers=CUSTOMERS, days=DAYS, seed=SEED, scratch=tmp_path, engine=ENGINE, quiet=True)
     results = await run_drill(options)
@@ -451,15 +521,7 @@ async def drill_month(tmp_path: Path) -> tuple[UUID, dict[str, UUID], list[wire.
         await LedgerEntry.select(LedgerEntry.recorded_at).order_by(LedgerEntry.recorded_at, ascending=False).first()
     )
     assert latest is not None and stored_time(latest["recorded_at"]) < END
-    owner = await _owner(business)
-    await _review(owner, tmp_path / "keys" / "keyring.json")
-    stores = {
-        str(s["name"]): stored_uuid(s["id"])
-        for s in await Store.select(Store.id, Store.name).where(Store.business == business)
-    }
-    await Store.update({Store.time_zone: TOKYO}).where(Store.id == stores["Airport"])
-    sales = _sales(stores)
-    await enter_sales(owner, sales, END, how="test")
+    stores, sales = await after_the_drill(business, tmp_path / "keys" / "keyring.json")
     return business, stores, sales
 
 
