@@ -276,8 +276,15 @@ class _Chain:
         entry = Entry(card=self.card_id, seq=self.seq, kind=kind, recorded_at=at, prev_hash=self.head, **fields)
         sealed = seal(entry, self.keyring)
         row = {f.name: getattr(entry, f.name) for f in dataclasses.fields(entry)}
+        # The business is stored beside the entry, not signed with it (see cards.tables.LedgerEntry).
         self.ledger.add(
-            LedgerEntry, id=entry_id, **row, entry_hash=sealed.entry_hash, kid=sealed.kid, signature=sealed.signature
+            LedgerEntry,
+            id=entry_id,
+            business=self.ledger.business_id,
+            **row,
+            entry_hash=sealed.entry_hash,
+            kid=sealed.kid,
+            signature=sealed.signature,
         )
         self.head = sealed.entry_hash
         return entry_id

@@ -58,10 +58,11 @@ FROM card c JOIN program p ON p.id = c.program JOIN customer cu ON cu.id = c.cus
 WHERE c.id = {{}}
 """  # noqa: S608
 
+# `business` is stored beside the entry, not signed with it (see LedgerEntry).
 _INSERT_SQL = """
-INSERT INTO ledger_entry (id, card, seq, kind, stamp_id, device, store, scanner, staff, receipt, amount_cents,
+INSERT INTO ledger_entry (id, card, business, seq, kind, stamp_id, device, store, scanner, staff, receipt, amount_cents,
                           items, voids, stamp_issued_at, consumes, recorded_at, prev_hash, entry_hash, kid, signature)
-VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
+VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
 """
 
 _FIRST_ANSWER_SQL = """
@@ -87,10 +88,13 @@ def _local_day_start(now: datetime, time_zone: str | None) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
-async def insert_entry(entry: Entry, entry_id: UUID, keyring: Keyring) -> None:
+async def insert_entry(entry: Entry, entry_id: UUID, keyring: Keyring, *, business_id: UUID) -> None:
     """Seal and insert one ledger entry. Raises a unique violation if `entry.seq` is taken
-    (another writer got there first: read the card's head again and retry)."""
-    await LedgerEntry.raw(_INSERT_SQL, *_row(entry, entry_id, keyring))
+    (another writer got there first: read the card's head again and retry).
+
+    `business_id` must be the business of the card's program: it is stored beside the entry
+    (unsigned) for splitting the ledger by business, and nothing here checks it."""
+    await LedgerEntry.raw(_INSERT_SQL, *_row(entry, entry_id, keyring, business_id))
 
 
 async def card_head(card_id: UUID) -> tuple[int, str]:
@@ -104,11 +108,12 @@ async def card_head(card_id: UUID) -> tuple[int, str]:
     return (0, GENESIS_HASH) if head is None else (head["seq"], head["entry_hash"])
 
 
-def _row(entry: Entry, entry_id: UUID, keyring: Keyring) -> tuple[Any, ...]:
+def _row(entry: Entry, entry_id: UUID, keyring: Keyring, business_id: UUID) -> tuple[Any, ...]:
     sealed = seal(entry, keyring)
     return (
         entry_id,
         entry.card,
+        business_id,
         entry.seq,
         entry.kind,
         entry.stamp_id,
@@ -223,7 +228,7 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
         # PostgreSQL an error aborts the transaction, so a lost race is handled once it is left.
         try:
             async with write_transaction():
-                await insert_entry(entry, entry_id, keyring)
+                await insert_entry(entry, entry_id, keyring, business_id=identity.business_id)
                 raised: list[UUID | None] = []
                 for found in excess:
                     raised.append(
@@ -393,6 +398,14 @@ async def append_void(
 
     A punch is voided once (a unique index): voiding it again returns the first void's id and False.
     """
+    # The void is written where its punch is: the business it carries is the punch's.
+    punch = await (
+        LedgerEntry.select(LedgerEntry.business)
+        .where((LedgerEntry.id == punch_id) & (LedgerEntry.card == card_id) & (LedgerEntry.kind == "punch"))
+        .first()
+    )
+    if punch is None:
+        raise DomainError(Problem.PUNCH_NOT_FOUND)
     for _ in range(_MAX_ATTEMPTS):
         existing = await LedgerEntry.select(LedgerEntry.id).where(LedgerEntry.voids == punch_id).first()
         if existing is not None:
@@ -411,7 +424,7 @@ async def append_void(
             voids=punch_id,
         )
         try:
-            await insert_entry(entry, entry_id, keyring)
+            await insert_entry(entry, entry_id, keyring, business_id=stored_uuid(punch["business"]))
         except Exception as exc:
             if not is_unique_violation(exc):
                 raise

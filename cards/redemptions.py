@@ -321,7 +321,7 @@ async def _grant(
         )
         if not taken:
             raise _Taken
-        await insert_entry(entry, entry_id, keyring)
+        await insert_entry(entry, entry_id, keyring, business_id=audit.business_id)
         await RedeemedPunch.insert(
             *(RedeemedPunch(redemption=redemption_id, card=audit.card_id, punch=punch) for punch in audit.punches)
         )

@@ -141,10 +141,18 @@ class LedgerEntry(Table):
     Each entry is signed by a server key kept outside the database and chained to the
     card's previous entry by hash (T10). Unique indexes (see the migrations) make a
     stamp single-use, a receipt punch once per store, and the chain linear per card.
+
+    `business` is the business of the card's program, written with every entry so that the
+    ledger can be split by business (docs/scaling.md). It is not signed (`cards.ledger.Entry`
+    leaves it out, so entries written before it keep their signatures) and no rule trusts it
+    over the card: whose an entry is, is still decided by its card.
     """
 
     id = UUID(primary_key=True)
     card = ForeignKey(references=Card, null=False)
+    # Added by hand with a backfill (migration 2026-12-03T12:00:00), not by piccolo's auto
+    # migrations, which therefore offer to add it again: leave that out of a generated migration.
+    business = ForeignKey(references=Business, null=False)
     seq = Integer()
     kind = Varchar(length=8)
     stamp_id = Varchar(length=16, null=True, default=None, unique=True)

@@ -911,6 +911,9 @@ class Attackers:
         chain = await load_chain(phone.card_id)
         seq, prev_hash = chain[-1].entry.seq, chain[-1].entry_hash
         kid = chain[-1].kid
+        # Copied from the card's rows like the rest: it is stored beside the entry, not signed.
+        own = await LedgerEntry.select(LedgerEntry.business).where(LedgerEntry.card == phone.card_id).first()
+        assert own is not None
         added = []
         for n in range(4):
             at = local(day0 - 1, 12 + n, 10)
@@ -936,6 +939,7 @@ class Attackers:
                 LedgerEntry(
                     id=entry_id,
                     card=entry.card,
+                    business=own["business"],
                     seq=entry.seq,
                     kind=entry.kind,
                     stamp_id=entry.stamp_id,

@@ -476,7 +476,7 @@ async def test_a_ledger_row_added_by_an_insider_holds_the_reward(till: Till, tmp
         receipt="INSIDE-JOB",
         stamp_issued_at=till.clock.now,
     )
-    await insert_entry(forged, uuid4(), _rogue_keyring(tmp_path))
+    await insert_entry(forged, uuid4(), _rogue_keyring(tmp_path), business_id=model["business"])
 
     held = _problem(await till.redeem(await till.code()), Problem.REWARD_HELD)
     assert held["reasons"] == ["The card's ledger failed its check: entry #10 carries no valid server signature."]

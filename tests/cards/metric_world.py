@@ -69,7 +69,7 @@ class World:
         seq, prev = await card_head(card)
         entry_id = uuid4()
         entry = Entry(card=card, seq=seq + 1, kind=kind, recorded_at=at, prev_hash=prev, **fields)  # type: ignore[arg-type]
-        await insert_entry(entry, entry_id, self.keyring)
+        await insert_entry(entry, entry_id, self.keyring, business_id=self.business)
         return entry_id
 
     async def punch(self, card: UUID, at: datetime, store: str, amount_cents: int | None = None) -> UUID:

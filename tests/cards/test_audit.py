@@ -57,7 +57,7 @@ async def _append(card_id: UUID, keyring: Keyring, clock: FakeClock, **changes: 
         "receipt": "R-10",
         "stamp_issued_at": clock.now - timedelta(seconds=3),
     }
-    await insert_entry(Entry(**(fields | changes)), uuid4(), keyring)
+    await insert_entry(Entry(**(fields | changes)), uuid4(), keyring, business_id=model[0]["business"])
 
 
 async def test_nine_honest_punches_and_a_tenth_alike_pass(card: UUID, keyring: Keyring, clock: FakeClock) -> None:

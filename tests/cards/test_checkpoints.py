@@ -201,7 +201,8 @@ async def test_another_stores_entries_are_in_its_own_checkpoint_only(till: Till)
 
 async def test_an_inserted_row_is_named_as_added(till: Till, tmp_path: Path) -> None:
     checkpoint = await till.checkpoint()
-    head = stored_entry(await _row(till.day_ids[-1]))
+    head_row = await _row(till.day_ids[-1])
+    head = stored_entry(head_row)
     rogue = load_or_create_keyring(tmp_path / "rogue-keyring.json")
     entry = dataclasses.replace(
         head.entry,
@@ -218,6 +219,7 @@ async def test_an_inserted_row_is_named_as_added(till: Till, tmp_path: Path) -> 
         LedgerEntry(
             id=inserted,
             card=entry.card,
+            business=head_row["business"],
             seq=entry.seq,
             kind=entry.kind,
             store=entry.store,

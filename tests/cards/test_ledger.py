@@ -146,10 +146,13 @@ async def test_an_appended_entry_signed_by_a_key_outside_the_keyring_is_named(
         receipt="R-FORGED",
     )
     sealed = seal(entry, rogue)
+    own = await LedgerEntry.select(LedgerEntry.business).where(LedgerEntry.card == ledger.card_id).first()
+    assert own is not None
     await LedgerEntry.insert(
         LedgerEntry(
             id=uuid4(),
             card=entry.card,
+            business=own["business"],
             seq=entry.seq,
             kind=entry.kind,
             store=entry.store,
