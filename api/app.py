@@ -49,6 +49,7 @@ from api.vendor import STATIC, URL_PREFIX, Manifest
 from cards import sweep
 from cards.clock import Clock, system_clock
 from cards.database import current_engine
+from cards.sqlite_engine import SQLiteDatabase
 from crypto.keyring import Keyring, load_or_create_keyring
 from crypto.tokens import TokenService
 
@@ -65,16 +66,18 @@ async def _keep_session(_: object) -> None:
 
 @asynccontextmanager
 async def database_pool(_: Litestar | None = None) -> AsyncIterator[None]:
-    """One connection pool per worker on PostgreSQL; SQLite opens its file per query."""
+    """One connection pool per worker: asyncpg's on PostgreSQL, long-lived connections on SQLite
+    (cards/sqlite_engine.py)."""
     engine = current_engine()
     if isinstance(engine, PostgresEngine):
         await engine.start_connection_pool(min_size=1, max_size=10, reset=_keep_session)
-        try:
-            yield
-        finally:
-            await engine.close_connection_pool()
-    else:
+    elif isinstance(engine, SQLiteDatabase):
+        await engine.start_connection_pool()
+    try:
         yield
+    finally:
+        if isinstance(engine, PostgresEngine | SQLiteDatabase):
+            await engine.close_connection_pool()
 
 
 def periodic_sweep(settings: Settings, clock: Clock) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:

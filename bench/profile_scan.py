@@ -25,6 +25,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 from run import postgres_url, reset_schema  # noqa: E402
 
 SCANS = int(os.environ.get("BENCH_PROFILE_SCANS", "600"))
+# As in a chain's peak hour, most cards get a punch or two and are still collecting; with few
+# customers every card fills up and each scan runs its card's audit (BENCH_PROFILE_CUSTOMERS=10).
+CUSTOMERS = int(os.environ.get("BENCH_PROFILE_CUSTOMERS", "200"))
 STATEMENT_TIMES: dict[str, list[float]] = defaultdict(list)
 
 
@@ -73,13 +76,21 @@ async def main() -> None:
     keyring = load_keyring(settings.keyring_path)
     async with database_pool(), app_client(app) as client:
         cafe = await set_up_cafe(client)
-        await client.patch(
+        patched = await client.patch(
             f"/v1/programs/{cafe.program_id}",
             headers=cafe.owner,
-            json={"cooldown_s": 0, "daily_cap": 100, "excess_policy": "refuse"},
+            # One till scanning as fast as the profile can would be a burst (T15) at any real
+            # threshold; the widest the program allows keeps the profile on the honest path.
+            json={
+                "cooldown_s": 0,
+                "daily_cap": 100,
+                "excess_policy": "refuse",
+                "risk": {"burst_punches": 1000, "burst_window_s": 10},
+            },
         )
+        assert patched.status_code == 200, patched.text
         cashier = await cashier_at_till(cafe)
-        customers = [await new_customer(client, cafe) for _ in range(10)]
+        customers = [await new_customer(client, cafe) for _ in range(CUSTOMERS)]
         bodies = []
         now = int(time.time())
         for i in range(SCANS):

@@ -13,6 +13,8 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
+from cards.sqlite_engine import SQLiteDatabase
+
 # The one folder that holds what a server keeps on disk: the SQLite file, the signing keys
 # (api/settings.py) and the checkpoints. Read here because the engine is chosen at import time.
 DATA_DIR_ENV = "PUNCHGUARD_DATA_DIR"
@@ -49,7 +51,7 @@ def engine_from_url(url: str) -> Engine:  # type: ignore[type-arg]
         path = _sqlite_path(parsed.path)
         path.parent.mkdir(parents=True, exist_ok=True)
         # A generous busy timeout: SQLite serialises writers, and a scan must wait, not fail.
-        return SQLiteEngine(path=str(path), timeout=30)
+        return SQLiteDatabase(path=str(path), timeout=30)
     if parsed.scheme in ("postgres", "postgresql"):
         # No extensions: ids are made in Python, so the role needs no CREATE EXTENSION right.
         return PostgresEngine(config={"dsn": url}, extensions=())

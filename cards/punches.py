@@ -37,7 +37,11 @@ _MAX_ATTEMPTS = 5
 # A punch stands unless a void entry names it.
 _STANDS = "NOT EXISTS (SELECT 1 FROM ledger_entry v WHERE v.card = e.card AND v.voids = e.id)"
 
-# Only the constant above is interpolated; every value goes in as a {} parameter.
+# A punch counts toward the reward while no free item used it up and no open flag holds it (cards/standing.py).
+_UNUSED = "NOT EXISTS (SELECT 1 FROM redeemed_punch r WHERE r.punch = e.id)"
+_HELD = "EXISTS (SELECT 1 FROM flag_punch fp JOIN flag f ON f.id = fp.flag WHERE fp.punch = e.id AND f.status = 'open')"
+
+# Only the constants above are interpolated; every value goes in as a {} parameter.
 _SCAN_CONTEXT_SQL = f"""
 SELECT c.status AS card_status, p.business AS business, p.punches_per_reward AS per_reward,
        p.active AS program_active, p.ends_at AS program_ends_at,
@@ -53,7 +57,11 @@ SELECT c.status AS card_status, p.business AS business, p.punches_per_reward AS 
           ORDER BY e.seq DESC LIMIT 1) AS last_punch_at,
        (SELECT count(*) FROM ledger_entry e WHERE e.card = c.id AND e.kind = 'punch' AND e.recorded_at >= {{}}
           AND {_STANDS}) AS today,
-       (SELECT e.id FROM ledger_entry e WHERE e.stamp_id = {{}}) AS stamp_used_by
+       (SELECT e.id FROM ledger_entry e WHERE e.stamp_id = {{}}) AS stamp_used_by,
+       (SELECT count(*) FROM ledger_entry e WHERE e.card = c.id AND e.kind = 'punch' AND {_STANDS} AND {_UNUSED}
+          AND NOT {_HELD}) AS balance,
+       (SELECT count(*) FROM ledger_entry e WHERE e.card = c.id AND e.kind = 'punch' AND {_STANDS} AND {_UNUSED}
+          AND {_HELD}) AS under_review
 FROM card c JOIN program p ON p.id = c.program JOIN customer cu ON cu.id = c.customer
 WHERE c.id = {{}}
 """  # noqa: S608
@@ -72,9 +80,10 @@ FROM ledger_entry e JOIN card c ON c.id = e.card JOIN program p ON p.id = c.prog
      LEFT JOIN scan_answer a ON a.punch = e.id
 WHERE e.stamp_id = {}
 """
+_ANSWER_SQL = "INSERT INTO scan_answer (punch, body) VALUES ({}, {})"
 _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(wire.ScanResult)
-del _STANDS
+del _STANDS, _UNUSED, _HELD
 
 
 @lru_cache(maxsize=256)
@@ -255,6 +264,12 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
                     risk=ctx["risk"],
                     now=now,
                 )
+                # The common scan (no flag, card still collecting) knows its answer already: kept in
+                # the same transaction. A flag may hold other punches of the card, and a card that
+                # could earn its reward needs the audit: those are answered after the transaction.
+                answer = _collecting_answer(ctx, entry_id, stamp.card_id, now) if not any(raised) else None
+                if answer is not None:
+                    await _keep_answer(answer)
         except Exception as exc:
             if not is_unique_violation(exc):
                 raise
@@ -266,9 +281,11 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
             ):
                 raise DomainError(Problem.RECEIPT_ALREADY_PUNCHED) from exc
             continue  # another punch on this card took the chain position: read again
-        # 4. Where the card stands, and the answer kept for a retry: after the transaction, so that
-        # the card's audit (once it holds enough punches) never lengthens the one that writes the
-        # punch. A retry in the moment between is answered from the card as it stands (see below).
+        if answer is not None:
+            return Scanned(answer, replayed=False)
+        # 4. Otherwise where the card stands, and the answer kept for a retry: after the transaction,
+        # so that the card's audit (once it holds enough punches) never lengthens the one that writes
+        # the punch. A retry in the moment between is answered from the card as it stands (see below).
         standing = await card_standing(stamp.card_id, ctx["per_reward"], keyring, now)
         answer = wire.ScanResult(
             punch_id=entry_id,
@@ -281,9 +298,33 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
             recorded_at=now,
             flagged=any(flag is not None for flag in raised),
         )
-        await ScanAnswer.insert(ScanAnswer(punch=entry_id, body=_ENCODER.encode(answer).decode()))
+        await _keep_answer(answer)
         return Scanned(answer, replayed=False)
     raise DomainError(Problem.UNAVAILABLE, "This card is busy; scan again")
+
+
+def _collecting_answer(ctx: dict[str, Any], punch_id: UUID, card_id: UUID, now: datetime) -> wire.ScanResult | None:
+    """The answer to an unflagged punch from the counts read before it, if the card is still
+    collecting afterwards (so that no audit could change the reward's status); else None."""
+    balance, under_review = int(ctx["balance"]) + 1, int(ctx["under_review"])
+    if balance + under_review >= ctx["per_reward"]:
+        return None
+    return wire.ScanResult(
+        punch_id=punch_id,
+        card_id=card_id,
+        balance=balance,
+        under_review=under_review,
+        punches_per_reward=ctx["per_reward"],
+        reward_status="collecting",
+        reward_available=False,
+        recorded_at=now,
+        flagged=False,
+    )
+
+
+async def _keep_answer(answer: wire.ScanResult) -> None:
+    """Keep a scan's answer, for a till that re-sends the scan after losing it."""
+    await ScanAnswer.raw(_ANSWER_SQL, answer.punch_id, _ENCODER.encode(answer).decode())
 
 
 def _device_prefix(ref: bytes) -> str:
