@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import ledger_at_size as seeded  # noqa: E402
 from bench.run import free_port, log, postgres_url, reset_schema, serve, stop  # noqa: E402
+from cards.tables import Card, Flag, LedgerEntry  # noqa: E402
 from crypto.keyring import load_keyring  # noqa: E402
 
 seeded.CARDS = int(os.environ.get("BENCH_CARDS", seeded.CARDS))
@@ -119,11 +120,11 @@ def one_engine(engine: str, url: str, work: Path, ledger: seeded.Ledger | None) 
         console.close()
     finally:
         stop(server)
-    punches = sum(row["kind"] == "punch" for row in ledger.rows[seeded.LedgerEntry])
+    punches = sum(row["kind"] == "punch" for row in ledger.rows[LedgerEntry])
     figures = {
         "punches": punches,
-        "cards": len(ledger.rows[seeded.Card]),
-        "open_flags": sum(f["status"] == "open" for f in ledger.rows[seeded.Flag]),
+        "cards": len(ledger.rows[Card]),
+        "open_flags": sum(f["status"] == "open" for f in ledger.rows[Flag]),
         "rows_written_s": round(written_s, 1),
         "rollup_rebuild_s": round(rebuild_s, 1),
         "metrics_year_by_week": metrics,
