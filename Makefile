@@ -89,6 +89,7 @@ bench: install
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PY) bench/run.py
 	$(PY) bench/metrics_at_size.py
+	$(PY) bench/flat_cost.py
 
 # A month of a three-store chain: 2,000 honest customers and every attack of the threat model,
 # over HTTP against the real server on a simulated clock. Fails if a target is missed.
