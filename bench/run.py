@@ -276,13 +276,16 @@ def flags_like(prefix: str) -> str:
     )
 
 
-def check_recorded(what: str, run: dict[str, float], recorded: int) -> None:
-    """Every 2xx left its row; more rows only for requests in flight when wrk stopped. Else: fail loudly."""
+def check_recorded(what: str, run: dict[str, float], recorded: int, *, strict: bool = True) -> None:
+    """Every 2xx left its row; more rows only for requests in flight when wrk stopped. Else: fail
+    loudly. The floor is not the product: a row beyond wrk's in-flight count is only reported there
+    (wrk's count misses a request sent on a connection it re-opened)."""
     ok, in_flight = int(run["ok"]), int(run["in_flight"])
-    if not ok <= recorded <= ok + in_flight:
-        raise RuntimeError(
-            f"{what}: {ok} answers 2xx and {in_flight} in flight at the end, but {recorded} recorded in the database"
-        )
+    message = f"{what}: {ok} answers 2xx and {in_flight} in flight at the end, but {recorded} recorded in the database"
+    if recorded < ok or (strict and recorded > ok + in_flight):
+        raise RuntimeError(message)
+    if recorded > ok + in_flight:
+        log(f"WARNING: {message}")
 
 
 # --- One engine ---------------------------------------------------------------------------------
@@ -519,7 +522,7 @@ def one_engine(engine: str, url: str, work: Path) -> tuple[dict[str, Any], str]:
             before = asyncio.run(scalar(floor_url, "SELECT count(*) FROM floor_entry"))
             floor = wrk(port, work / name, WRK_THREADS, CONNECTIONS)
             rows = asyncio.run(scalar(floor_url, "SELECT count(*) FROM floor_entry")) - before
-            check_recorded(f"floor, {name}", floor, rows)
+            check_recorded(f"floor, {name}", floor, rows, strict=False)
             if floor["conflict_409"]:
                 raise RuntimeError(
                     f"the floor refused {floor['conflict_409']:.0f} {name} lines as replays (409): "
