@@ -24,7 +24,7 @@ from cards.flags import settle_flags_of_voided
 from cards.identity import StaffIdentity
 from cards.ledger import GENESIS_HASH, Entry, seal
 from cards.programs import program_open
-from cards.standing import card_standing
+from cards.standing import Standing, card_standing
 from cards.tables import Card, FlagPunch, LedgerEntry, ScanAnswer
 from crypto.keyring import Keyring
 from mobile_contract import scans as wire
@@ -287,17 +287,7 @@ async def scan(identity: StaffIdentity, request: wire.Scan, now: datetime, keyri
         # so that the card's audit (once it holds enough punches) never lengthens the one that writes
         # the punch. A retry in the moment between is answered from the card as it stands (see below).
         standing = await card_standing(stamp.card_id, ctx["per_reward"], keyring, now)
-        answer = wire.ScanResult(
-            punch_id=entry_id,
-            card_id=stamp.card_id,
-            balance=standing.balance,
-            under_review=standing.under_review,
-            punches_per_reward=ctx["per_reward"],
-            reward_status=standing.reward_status,
-            reward_available=standing.reward_available,
-            recorded_at=now,
-            flagged=any(flag is not None for flag in raised),
-        )
+        answer = _result(entry_id, stamp.card_id, ctx["per_reward"], standing, now, flagged=any(raised))
         await _keep_answer(answer)
         return Scanned(answer, replayed=False)
     raise DomainError(Problem.UNAVAILABLE, "This card is busy; scan again")
@@ -309,16 +299,24 @@ def _collecting_answer(ctx: dict[str, Any], punch_id: UUID, card_id: UUID, now: 
     balance, under_review = int(ctx["balance"]) + 1, int(ctx["under_review"])
     if balance + under_review >= ctx["per_reward"]:
         return None
+    collecting = Standing(balance, under_review, "collecting")
+    return _result(punch_id, card_id, ctx["per_reward"], collecting, now, flagged=False)
+
+
+def _result(
+    punch_id: UUID, card_id: UUID, per_reward: int, standing: Standing, recorded_at: datetime, *, flagged: bool
+) -> wire.ScanResult:
+    """A scan's answer: the punch, and where its card stands."""
     return wire.ScanResult(
         punch_id=punch_id,
         card_id=card_id,
-        balance=balance,
-        under_review=under_review,
-        punches_per_reward=ctx["per_reward"],
-        reward_status="collecting",
-        reward_available=False,
-        recorded_at=now,
-        flagged=False,
+        balance=standing.balance,
+        under_review=standing.under_review,
+        punches_per_reward=per_reward,
+        reward_status=standing.reward_status,
+        reward_available=standing.reward_available,
+        recorded_at=recorded_at,
+        flagged=flagged,
     )
 
 
@@ -349,15 +347,12 @@ async def _first_answer(
     # from before answers were kept): answer with where its card stands now.
     card_id = stored_uuid(first["card"])
     standing = await card_standing(card_id, first["per_reward"], keyring, now)
-    result = wire.ScanResult(
-        punch_id=stored_uuid(first["id"]),
-        card_id=card_id,
-        balance=standing.balance,
-        under_review=standing.under_review,
-        punches_per_reward=first["per_reward"],
-        reward_status=standing.reward_status,
-        reward_available=standing.reward_available,
-        recorded_at=stored_time(first["recorded_at"]),
+    result = _result(
+        stored_uuid(first["id"]),
+        card_id,
+        first["per_reward"],
+        standing,
+        stored_time(first["recorded_at"]),
         flagged=await FlagPunch.exists().where(FlagPunch.punch == first["id"]),
     )
     return Scanned(result, replayed=True)
