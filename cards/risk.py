@@ -54,7 +54,7 @@ _STANDS = "NOT EXISTS (SELECT 1 FROM ledger_entry v WHERE v.voids = e.id)"
 _PUNCH_CONTEXT_SQL = f"""
 WITH mine AS (
     SELECT e.card AS card, count(*) AS n FROM ledger_entry e
-    WHERE e.staff = {{}} AND e.recorded_at > {{}} AND e.kind = 'punch' AND {_STANDS}
+    WHERE e.staff = {{}} AND e.recorded_at > {{}} AND e.recorded_at <= {{}} AND e.kind = 'punch' AND {_STANDS}
     GROUP BY e.card
 )
 SELECT s.name AS store_name, s.time_zone AS time_zone, s.latitude AS latitude, s.longitude AS longitude,
@@ -64,11 +64,11 @@ SELECT s.name AS store_name, s.time_zone AS time_zone, s.latitude AS latitude, s
        (SELECT st.id FROM staff st WHERE st.email = {{}} AND st.business = {{}} AND st.id <> {{}}
           AND st.active = {{}}) AS card_staff,
        (SELECT count(*) FROM ledger_entry e WHERE e.scanner = {{}} AND e.recorded_at > {{}}
-          AND e.kind = 'punch') AS scanner_recent,
+          AND e.recorded_at <= {{}} AND e.kind = 'punch') AS scanner_recent,
        (SELECT coalesce(sum(n), 0) FROM mine) AS staff_total,
        (SELECT coalesce(sum(t.n), 0) FROM (SELECT n FROM mine ORDER BY n DESC LIMIT {{}}) t) AS staff_top,
        (SELECT f.id FROM flag f WHERE f.scanner = {{}} AND f.rule = 'scanner_burst' AND f.status = 'open'
-          AND f.created_at > {{}} ORDER BY f.created_at DESC LIMIT 1) AS open_burst,
+          AND f.created_at > {{}} AND f.created_at <= {{}} ORDER BY f.created_at DESC LIMIT 1) AS open_burst,
        (SELECT f.id FROM flag f WHERE f.staff = {{}} AND f.rule = 'cashier_concentration' AND f.status = 'open'
           ORDER BY f.created_at DESC LIMIT 1) AS open_concentration
 FROM store s
@@ -83,11 +83,11 @@ WHERE s.id = {{}}
 _CONCENTRATION_SQL = f"""
 WITH mine AS (
     SELECT e.card AS card, count(*) AS n FROM ledger_entry e
-    WHERE e.staff = {{}} AND e.recorded_at > {{}} AND e.kind = 'punch' AND {_STANDS}
+    WHERE e.staff = {{}} AND e.recorded_at > {{}} AND e.recorded_at <= {{}} AND e.kind = 'punch' AND {_STANDS}
     GROUP BY e.card
 ), top_cards AS (SELECT card, n FROM mine ORDER BY n DESC, card LIMIT {{}})
 SELECT e.id AS id, e.card AS card, t.n AS n FROM ledger_entry e JOIN top_cards t ON t.card = e.card
-WHERE e.staff = {{}} AND e.recorded_at > {{}} AND e.kind = 'punch' AND {_STANDS}
+WHERE e.staff = {{}} AND e.recorded_at > {{}} AND e.recorded_at <= {{}} AND e.kind = 'punch' AND {_STANDS}
 ORDER BY t.n DESC, t.card, e.recorded_at
 """  # noqa: S608
 
@@ -286,15 +286,18 @@ async def assess_punch(
         _PUNCH_CONTEXT_SQL,
         staff_id,
         now - timedelta(days=thresholds.concentration_window_days),
+        now,
         customer_email,
         business_id,
         staff_id,
         True,
         scanner_id,
         now - timedelta(seconds=thresholds.burst_window_s),
+        now,
         thresholds.concentration_cards,
         scanner_id,
         now - timedelta(seconds=thresholds.burst_window_s),
+        now,
         staff_id,
         card_id,
         seq,
@@ -419,6 +422,7 @@ async def _scanner_burst(punch: _Punch) -> UUID | None:
         .where(
             (LedgerEntry.scanner == punch.scanner_id)
             & (LedgerEntry.recorded_at > since)
+            & (LedgerEntry.recorded_at <= punch.now)
             & (LedgerEntry.kind == "punch")
         )
         .order_by(LedgerEntry.recorded_at)
@@ -454,7 +458,14 @@ async def _cashier_concentration(punch: _Punch) -> UUID | None:
         return None
     since = punch.now - timedelta(days=limits.concentration_window_days)
     rows = await LedgerEntry.raw(
-        _CONCENTRATION_SQL, punch.staff_id, since, limits.concentration_cards, punch.staff_id, since
+        _CONCENTRATION_SQL,
+        punch.staff_id,
+        since,
+        punch.now,
+        limits.concentration_cards,
+        punch.staff_id,
+        since,
+        punch.now,
     )
     cards = list(dict.fromkeys(stored_uuid(row["card"]) for row in rows))
     staff = await Staff.select(Staff.name).where(Staff.id == punch.staff_id).first()

@@ -536,6 +536,23 @@ async def test_the_owner_sets_what_counts_as_a_burst(client: httpx.AsyncClient, 
     assert "3 punches in 1 minute" in flag["explanation"]
 
 
+async def test_a_rule_counts_only_punches_up_to_the_one_it_judges(
+    client: httpx.AsyncClient, clock: FakeClock, cafe: Cafe
+) -> None:
+    """A rule's window ends at the punch it judges: punches recorded at a later reading of the clock
+    (another worker's, a till's retry that waited) are not "recent" for an earlier punch."""
+    await set_risk(cafe, risk={"burst_punches": 3, "burst_window_s": 60})
+    market = await till(cafe, clock, "Ana Ruiz", "ana@cafe.test")
+    customers = [await new_customer(client, cafe) for _ in range(4)]
+    start = clock.now
+    clock.advance(seconds=600)
+    for customer in customers[:3]:
+        assert (await market.punch(customer))["flagged"] is False
+    clock.now = start + timedelta(seconds=30)
+    assert (await market.punch(customers[3]))["flagged"] is False
+    assert await flags() == []
+
+
 # --- shared_contact (T14) ----------------------------------------------------------------------------
 
 
