@@ -4,9 +4,10 @@ cashiers and scanners behind the most flags.
 
 A period is `since <= t < until` (UTC), as everywhere (cards/periods.py). A held free item is a
 `reward_held` flag raised in the period (one per card while it is open, however often the
-customer retries). A rejected punch is one an owner's rejection voided in the period, counted
-once whatever flags named it (a held free item refused is its punches); refunds at the till are
-not the guard's work and are left out. Rejected punches become free items at the program's
+customer retries). A rejected punch is one an owner's rejection voided in the period (its void
+recorded at or after the review), counted once whatever flags named it (a held free item
+refused is its punches); refunds at the till, even of a punch a flag named, are not the guard's
+work and are left out. Rejected punches become free items at the program's
 punches per reward, so 15 rejected punches of a ten-punch program are 1.5 free items, and their
 worth is what the guard kept from being given away; free items still held are at stake, not saved.
 """
@@ -20,7 +21,7 @@ from uuid import UUID
 from piccolo.columns import Timestamptz
 from piccolo.custom_types import Combinable
 
-from cards.database import stored_uuid
+from cards.database import stored_time, stored_uuid
 from cards.flags import HELD_RULE
 from cards.periods import check_window, utc
 from cards.tables import Flag, FlagPunch, LedgerEntry, Program, Scanner, Staff
@@ -150,12 +151,32 @@ async def guard_worth(business_id: UUID, since: datetime | None, until: datetime
             _within(Flag.reviewed_at, since, until),
         )
     )
-    rejected_punches = await LedgerEntry.select(LedgerEntry.id, LedgerEntry.card._.program.as_alias("program")).where(
-        (LedgerEntry.kind == "punch")
-        & LedgerEntry.id.is_in(FlagPunch.select(FlagPunch.punch).where(FlagPunch.flag.is_in(rejected_flags)))
-        & LedgerEntry.id.is_in(LedgerEntry.select(LedgerEntry.voids).where(LedgerEntry.kind == "void"))
+    # A punch the rejection itself voided: its void is recorded at or after the review (a punch
+    # refunded at the till while the flag waited is a refund, as in the metrics: cards/metric_rollup.py).
+    named = await FlagPunch.select(FlagPunch.punch, FlagPunch.flag._.reviewed_at.as_alias("reviewed_at")).where(
+        FlagPunch.flag.is_in(rejected_flags)
     )
-    rejected: Counter[UUID] = Counter(stored_uuid(row["program"]) for row in rejected_punches)
+    ids = list({row["punch"] for row in named}) or [None]
+    program_of = {
+        stored_uuid(row["id"]): stored_uuid(row["program"])
+        for row in await LedgerEntry.select(LedgerEntry.id, LedgerEntry.card._.program.as_alias("program")).where(
+            (LedgerEntry.kind == "punch") & LedgerEntry.id.is_in(ids)
+        )
+    }
+    voided_at = {
+        stored_uuid(row["voids"]): stored_time(row["recorded_at"])
+        for row in await LedgerEntry.select(LedgerEntry.voids, LedgerEntry.recorded_at).where(
+            (LedgerEntry.kind == "void") & LedgerEntry.voids.is_in(ids)
+        )
+    }
+    rejected_punches = {
+        (punch, program_of[punch])
+        for row in named
+        if (punch := stored_uuid(row["punch"])) in program_of
+        and punch in voided_at
+        and voided_at[punch] >= stored_time(row["reviewed_at"])
+    }
+    rejected: Counter[UUID] = Counter(program for _, program in rejected_punches)
 
     programs = [
         ProgramWorth(

@@ -84,6 +84,31 @@ async def test_held_and_rejected_free_items_are_valued_at_the_reward_price(clien
     assert unpriced.value_cents == 0 and unpriced.unpriced == ["Coffee card"]
 
 
+async def test_a_punch_refunded_before_its_flag_was_rejected_is_a_refund_not_a_rejection(
+    client: Client, clock: FakeClock
+) -> None:
+    """Only the rejection's own voids count: a punch the till refunded while its flag waited was
+    not kept from anyone by the guard, even once the owner rejects the flag (as the metrics count it)."""
+    cafe = await set_up_cafe(client)
+    await price(client, cafe, 450)
+    cashier = await cashier_at_till(cafe)
+    customer = await new_customer(client, cafe)
+    punches, _ = await over_the_daily_cap(client, cafe, cashier, customer, clock)
+    flag = await raise_flag(
+        business_id=UUID(cafe.business_id), rule="cooldown", severity="low", explanation="x", evidence={},
+        now=clock.now, card_id=UUID(customer.card_id), punch_ids=[UUID(punches[0]), UUID(punches[3])],
+    )  # fmt: skip
+    refund = await client.post(
+        "/v1/punches/void", headers=cafe.owner, json={"receipt": "R-4", "store_id": cafe.store_id}
+    )
+    assert refund.status_code == 200, refund.text
+    clock.advance(minutes=1)
+    await reject(client, cafe, str(flag))  # voids punch 1, which still stood
+    worth = await guard_worth(UUID(cafe.business_id), clock.now - timedelta(days=1), clock.now + timedelta(days=1))
+    [program] = worth.programs
+    assert program.rejected_punches == 1
+
+
 async def test_the_page_shows_the_period_in_words_and_numbers(client: Client, clock: FakeClock) -> None:
     cafe = await set_up_cafe(client)
     await price(client, cafe, 450)
