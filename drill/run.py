@@ -58,6 +58,8 @@ class Options:
     attacks: frozenset[str] | None = None
     # Where the server keeps its keys (None: the drill's scratch folder, thrown away after).
     settings: Settings | None = None
+    # Staff passwords hashed cheaply by the server (a test's knob: drill/server.py).
+    cheap_passwords: bool = False
 
 
 class Checkpoints:
@@ -115,11 +117,11 @@ async def run_drill(options: Options) -> dict[str, Any]:
     started = time.monotonic()
     clock = SimClock(local(0, 0, 0) - timedelta(hours=1))
     settings = drill_settings(options.scratch, options.settings)
-    keyring = load_or_create_keyring(settings.keyring_path)
+    load_or_create_keyring(settings.keyring_path)  # before the server starts: made once, not raced
     counter = RequestCounter()
     transport = SpreadTransport()
     async with (
-        running_server(settings, clock, keyring) as base_url,
+        running_server(settings, clock, options.cheap_passwords) as base_url,
         httpx.AsyncClient(
             base_url=base_url,
             transport=transport,
@@ -170,7 +172,8 @@ async def run_drill(options: Options) -> dict[str, Any]:
             "each, because the limiter counts real seconds while the drill squeezes a month into minutes.",
             f"Independent events within {options.window_s:g} simulated seconds play at once (up to {options.batch}); "
             "each request carries its event's simulated time (header x-drill-time, read by a thin ASGI wrapper "
-            "into the server's clock), and sign-ins carry the batch's earliest time.",
+            "into the server's clock), and sign-ins carry the batch's earliest time. The server runs in a process "
+            "of its own (drill/server.py).",
         ],
     }
     return results

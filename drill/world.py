@@ -7,8 +7,10 @@ apps would; only the insider attacks (T10) touch the database directly.
 import asyncio
 import heapq
 import itertools
+import os
 import socket
 import ssl
+import sys
 import time
 import zoneinfo
 from collections import deque
@@ -22,12 +24,10 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-import uvicorn
 
-from api.app import create_app
 from api.settings import Settings
 from cards import staff as cards_staff
-from crypto.keyring import Keyring
+from drill.server import CHEAP_PASSWORDS_ENV, FLOOR_HEADER, START_ENV, TIME_HEADER
 from mobile_contract import auth, programs, stores
 from mobile_contract.client import OwnerClient, ScannerClient
 
@@ -46,19 +46,18 @@ SIGN_IN_PATHS = LOGIN_PATHS | {"/v1/challenges", "/v1/customers", "/v1/customers
 Actor = AsyncGenerator[datetime, None]
 
 
-# The simulated instant of the event being played, in the actor's task and (through the
-# TIME_HEADER) in the server's task answering its request.
+# The simulated instant of the event being played, in the actor's task; the server hears it
+# through drill.server.TIME_HEADER on the actor's requests.
 _EVENT_TIME: ContextVar[datetime | None] = ContextVar("drill_event_time", default=None)
-TIME_HEADER = "x-drill-time"
 
 
 class SimClock:
-    """The server's and the drill's time: each event's own instant, else the scheduler's floor.
+    """The drill's time: each event's own instant, else the scheduler's floor.
 
     The scheduler plays a few independent events at once; each sees its own simulated
-    time, on the drill's side through a context variable and on the server's side through
-    the header that carries it (see `with_event_time`). The floor is the earliest time of
-    the events being played, and never moves backwards.
+    time, through a context variable, and sends it to the server on its requests (see
+    `stamp_time` and drill/server.py). The floor is the earliest time of the events being
+    played, and never moves backwards.
     """
 
     def __init__(self, start: datetime) -> None:
@@ -69,24 +68,6 @@ class SimClock:
 
     def move_to(self, moment: datetime) -> None:
         self.now = max(self.now, moment.astimezone(UTC))
-
-
-def with_event_time(app: Any) -> Any:
-    """Wrap the ASGI app: a request's TIME_HEADER becomes its simulated now while it is handled."""
-
-    async def timed(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        moment = None
-        if scope["type"] == "http":
-            for name, value in scope["headers"]:
-                if name == TIME_HEADER.encode():
-                    moment = datetime.fromisoformat(value.decode())
-        token = _EVENT_TIME.set(moment)
-        try:
-            await app(scope, receive, send)
-        finally:
-            _EVENT_TIME.reset(token)
-
-    return timed
 
 
 def stamp_time(clock: SimClock) -> Callable[[httpx.Request], Awaitable[None]]:
@@ -101,6 +82,7 @@ def stamp_time(clock: SimClock) -> Callable[[httpx.Request], Awaitable[None]]:
     async def hook(request: httpx.Request) -> None:
         moment = clock.now if request.url.path in SIGN_IN_PATHS else clock()
         request.headers[TIME_HEADER] = moment.isoformat()
+        request.headers[FLOOR_HEADER] = clock.now.isoformat()
 
     return hook
 
@@ -227,29 +209,49 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def running_server(settings: Settings, clock: SimClock, keyring: Keyring) -> AsyncIterator[str]:
-    """The real app, served by uvicorn on 127.0.0.1 in this event loop; yields its base URL.
+async def running_server(settings: Settings, clock: SimClock, cheap_passwords: bool = False) -> AsyncIterator[str]:
+    """The real app, served by uvicorn in a process of its own on 127.0.0.1; yields its base URL.
 
-    The app's own lifespan starts the PostgreSQL pool (api.app.database_pool), as in production.
+    The server's clock is drill/server.py's: each request's event time, else the latest floor
+    the drill sent. The app's own lifespan starts the database pool (api.app.database_pool), as
+    in production; DATABASE_URL is the drill's.
     """
-    app = with_event_time(create_app(settings, clock=clock, keyring=keyring))
     port = free_port()
+    env = {
+        **os.environ,
+        "PUNCHGUARD_DATA_DIR": str(settings.data_dir),
+        "PUNCHGUARD_KEYRING": str(settings.keyring_path),
+        "PUNCHGUARD_LOG_REQUESTS": "1" if settings.log_requests else "0",
+        START_ENV: clock.now.isoformat(),
+        **{f"PUNCHGUARD_{group.upper()}_PER_MINUTE": str(limit) for group, limit in settings.rate_limits.items()},
+    }
+    if cheap_passwords:
+        env[CHEAP_PASSWORDS_ENV] = "1"
     # No proxy headers: every client address the limiter sees is the real peer address.
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, proxy_headers=False, lifespan="on"
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "uvicorn", "--factory", "drill.server:create_app", "--host", "127.0.0.1", "--port", str(port)),
+        *("--log-level", "warning", "--no-access-log", "--no-proxy-headers", "--lifespan", "on"),
+        env=env,
     )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("the server stopped during start-up")
-        await asyncio.sleep(0.02)
+    base_url = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base_url) as probe:
+            for _ in range(1500):
+                if server.returncode is not None:
+                    raise RuntimeError(f"the drill's server stopped during start-up ({server.returncode})")
+                try:
+                    await probe.get("/health")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.02)
+            else:
+                raise RuntimeError("the drill's server did not start within 30 s")
+        yield base_url
     finally:
-        server.should_exit = True
-        await task
+        if server.returncode is None:
+            server.terminate()
+        await server.wait()
 
 
 class RequestCounter:

@@ -55,7 +55,6 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import pytest
-from argon2 import PasswordHasher
 
 from cards.database import stored_time, stored_uuid
 from cards.exports import PunchFilter, export_flags, export_punches
@@ -66,7 +65,6 @@ from cards.metrics import metrics
 from cards.punches import void_punch
 from cards.store_sales import enter_sales
 from cards.tables import Business, Card, Flag, FlagPunch, LedgerEntry, Program, RedeemedPunch, Redemption, Staff, Store
-from crypto import passwords
 from crypto.keyring import Keyring, load_keyring
 from drill.run import Options, migrated_and_empty, run_drill
 from drill.world import local
@@ -501,17 +499,16 @@ async def after_the_drill(business: UUID, keyring_path: Path) -> tuple[dict[str,
 
 @pytest.fixture
 async def drill_month(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> tuple[UUID, dict[str, UUID], list[wire.StoreSalesDay]]:
     """A real drill month in the suite's (just cleaned) database, then what follows it.
 
-    Staff passwords are hashed with cheap Argon2 parameters, as in tests/api/test_review.py: the
-    drill signs staff in hundreds of times, which at the production cost is half its run time."""
-    hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(passwords, "_hasher", hasher)
-    monkeypatch.setattr(passwords, "_DUMMY_HASH", hasher.hash("punchguard-dummy-password"))
+    The drill's server hashes staff passwords with cheap Argon2 parameters, as tests/api/test_review.py
+    does: the drill signs staff in hundreds of times, which at the production cost is half its run time."""
     assert await migrated_and_empty()
-    options = Options(customers=CUSTOMERS, days=DAYS, seed=SEED, scratch=tmp_path, engine=ENGINE, quiet=True)
+    options = Options(
+        customers=CUSTOMERS, days=DAYS, seed=SEED, scratch=tmp_path, engine=ENGINE, quiet=True, cheap_passwords=True
+    )
     results = await run_drill(options)
     assert results["crashes"] == [] and results["server_errors"] == []
     business_row = await Business.select(Business.id).where(Business.name == "Bean There").first()
